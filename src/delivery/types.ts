@@ -1,0 +1,64 @@
+/**
+ * The delivery module's contract: resolve where a domain's mail goes, open a session to a
+ * destination site, push messages through it. Every result is data (RecipientOutcome); nothing
+ * here throws for an SMTP or DNS failure, and nothing here reaches into the scheduler.
+ */
+import type { TransportConfig } from "../config/types.ts";
+import type { FailureScope, QueueId, RecipientOutcome, Reply } from "../message/types.ts";
+
+export interface MxHost {
+  /** Host name as published in the MX record (or the domain itself for the A/AAAA fallback). */
+  name: string;
+  preference: number;
+  /** IPv4/IPv6 addresses for the host, in resolver order. */
+  addresses: string[];
+}
+
+/** A destination site: the MX host set a domain resolves to, as one unit of limits and connections. */
+export interface Site {
+  /** Stable key: transport name + sorted MX names, so domains sharing MXes share a site. */
+  key: string;
+  transport: TransportConfig;
+  hosts: MxHost[];
+  port: number;
+}
+
+export type Resolution =
+  | { kind: "site"; site: Site }
+  /** Null MX, NXDOMAIN, private address refused... or a temporary DNS failure. */
+  | { kind: "failure"; permanent: boolean; reply: Reply; scope: FailureScope };
+
+export interface DestinationResolver {
+  /** Resolves the recipient domain for a transport (MX lookup, or the transport's nexthop). */
+  resolve(domain: string, transport: TransportConfig): Promise<Resolution>;
+}
+
+/** One message's worth of work on one site: the pending recipients that route there. */
+export interface DeliveryJob {
+  id: QueueId;
+  sender: string;
+  recipients: { index: number; address: string; notify: string[] | null; orcpt: string | null }[];
+  ret: "FULL" | "HDRS" | null;
+  envid: string | null;
+  bodyType: "7BIT" | "8BITMIME";
+  smtpUtf8: boolean;
+  body: Buffer;
+}
+
+/** An open SMTP connection to a site, reusable for several messages. */
+export interface SiteSession {
+  /** Delivers one job; one outcome per job recipient. Never rejects. */
+  deliver(job: DeliveryJob): Promise<RecipientOutcome[]>;
+  /** False once the connection broke or hit the per-connection message limit. */
+  readonly usable: boolean;
+  close(): Promise<void>;
+}
+
+export type OpenResult =
+  | { ok: true; session: SiteSession }
+  /** No host of the site would take a session; the reply describes the last failure. */
+  | { ok: false; permanent: boolean; reply: Reply; scope: FailureScope };
+
+export interface SiteConnector {
+  open(site: Site): Promise<OpenResult>;
+}

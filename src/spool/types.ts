@@ -1,0 +1,60 @@
+/**
+ * The spool's public contract. The spool is the only module that touches queue files.
+ * Every promise that resolves means "on disk and fsync'd": callers may reply 250 after
+ * `store` resolves and may forget a recipient after `markRecipients` resolves.
+ */
+import type { NewMessage, QueueId, RecipientState, StoredMessage } from "../message/types.ts";
+
+/** Delivery progress kept with a message so `mailq` and retries survive restarts. */
+export interface DeferralInfo {
+  attempts: number;
+  /** Unix ms of the next attempt. */
+  nextAttemptAt: number;
+  /** Last deferral reason per pending recipient index. */
+  reasons: Record<number, string>;
+}
+
+export interface QueuedMessage extends StoredMessage {
+  deferral: DeferralInfo | null;
+}
+
+export interface RecipientUpdate {
+  index: number;
+  state: Exclude<RecipientState, "pending">;
+}
+
+/** Stable error codes for spool failures. */
+export type SpoolErrorCode =
+  | "SPOOL_LOCKED" // another process holds the spool
+  | "SPOOL_WRITE_FAILED" // write/fsync failed (disk full, I/O error): nothing was half-queued
+  | "SPOOL_CLOSED";
+
+export class SpoolError extends Error {
+  readonly code: SpoolErrorCode;
+  constructor(code: SpoolErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = "SpoolError";
+  }
+}
+
+export interface RecoveryReport {
+  messages: QueuedMessage[];
+  /** Unreadable entries moved aside to <spool>/quarantine, with why. */
+  quarantined: { file: string; reason: string }[];
+}
+
+export interface Spool {
+  /** Takes the exclusive lock (SPOOL_LOCKED if held) and recovers the queue. */
+  open(): Promise<RecoveryReport>;
+  /** Durable (fsync'd, group-committed) before it resolves. Rejects with SPOOL_WRITE_FAILED. */
+  store(message: NewMessage, body: Buffer): Promise<QueuedMessage>;
+  /** Records final recipient states durably. When every recipient is final the message is removed. */
+  markRecipients(id: QueueId, updates: RecipientUpdate[]): Promise<void>;
+  /** Best-effort (not awaited for durability): retry bookkeeping for mailq and restarts. */
+  recordDeferral(id: QueueId, deferral: DeferralInfo): void;
+  readBody(id: QueueId): Promise<Buffer>;
+  /** Bytes free in the spool's file system (for the MAIL-time 452 4.3.1 check). */
+  freeBytes(): Promise<number>;
+  close(): Promise<void>;
+}
