@@ -1,0 +1,44 @@
+/**
+ * `mailfleet start`: runs one instance in the foreground until SIGTERM/SIGINT, then stops it
+ * gracefully (in-flight sessions finish, the spool is closed cleanly).
+ */
+import { createWriteStream } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { startInstance } from "../instance/instance.ts";
+import { createLogger } from "../results/logger.ts";
+import { SpoolError } from "../spool/types.ts";
+import { CliError, EXIT } from "./exit-codes.ts";
+import { loadConfigOrExit } from "./load-config.ts";
+
+export async function runStart(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
+  const config = loadConfigOrExit(values.config);
+  // Operational logs (JSON, pino) go to stderr; the delivery log goes to log.file.
+  const logger = createLogger({ level: config.log.level, file: "stderr" });
+  const out =
+    config.log.file === "-"
+      ? process.stdout
+      : (mkdirSync(dirname(config.log.file), { recursive: true }), createWriteStream(config.log.file, { flags: "a" }));
+  let instance: Awaited<ReturnType<typeof startInstance>>;
+  try {
+    instance = await startInstance({ config, logger, writeDeliveryLog: (line) => out.write(`${line}\n`) });
+  } catch (err) {
+    if (err instanceof SpoolError && err.code === "SPOOL_LOCKED") throw new CliError(err.message, EXIT.tempFail);
+    if (err instanceof Error && "code" in err && (err.code === "EADDRINUSE" || err.code === "EADDRNOTAVAIL")) {
+      throw new CliError(`cannot listen: ${err.message}`, EXIT.unavailable);
+    }
+    throw err;
+  }
+  const listening = instance.listeners.map((l) => `${l.host}:${l.port}`).join(", ");
+  console.error(`mailfleet: listening on ${listening}${instance.admin ? `; admin API ${instance.admin.url}` : ""}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGTERM", stop);
+    process.once("SIGINT", stop);
+  });
+  await instance.stop();
+  if (out !== process.stdout) out.end();
+  return EXIT.ok;
+}

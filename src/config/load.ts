@@ -1,0 +1,121 @@
+/**
+ * Finds, reads and validates the config file. Which file: the given path (missing = error), else
+ * mailfleet.yaml in the working directory, else the built-in default. Failures come back as data
+ * (ConfigError[] with file:line:col), never as exceptions, so `mailfleet check` can list them all
+ * and start-up can print them and exit.
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
+import { dirname, join, resolve } from "node:path";
+
+import { LineCounter, parseDocument } from "yaml";
+
+import type { ConfigError } from "./errors.ts";
+import { foundExpected } from "./errors.ts";
+import { issueToErrors } from "./issues.ts";
+import { createConfigSchema } from "./schema.ts";
+import type { Config } from "./types.ts";
+
+export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
+
+export const DEFAULT_CONFIG_FILE = "mailfleet.yaml";
+export const BUILTIN_SOURCE = "<built-in default>";
+
+export interface ParseOptions {
+  /** Hostname used when the file sets none; os.hostname() unless given. */
+  defaultHostname?: string;
+}
+
+/** The configuration used when there is no file; relative paths resolve against `cwd`. */
+export function builtinConfig(cwd: string = process.cwd()): Config {
+  return createConfigSchema({ baseDir: cwd, defaultHostname: osHostname(), source: BUILTIN_SOURCE }).parse({});
+}
+
+/**
+ * Validates config text. `file` is what errors (and Config.source) name; `baseDir` is what relative
+ * paths in the file resolve against. Pure apart from reading os.hostname() for the default.
+ */
+export function parseConfig(text: string, file: string, baseDir: string, options: ParseOptions = {}): LoadResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const errors = doc.errors.map((error): ConfigError => {
+      const { line, col } = lineCounter.linePos(error.pos[0]);
+      const found = `invalid YAML (${error.code})`;
+      const expected = "valid YAML";
+      return { code: "CONFIG_SYNTAX", file, line, col, key: "", found, expected, message: error.message };
+    });
+    return { ok: false, errors };
+  }
+
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (error) {
+    // e.g. excessive alias expansion (a "billion laughs" file).
+    const message = `invalid YAML: ${(error as Error).message}`;
+    return { ok: false, errors: [syntaxErrorAtStart(file, message)] };
+  }
+
+  const schema = createConfigSchema({
+    baseDir,
+    defaultHostname: options.defaultHostname ?? osHostname(),
+    source: file,
+  });
+  const result = schema.safeParse(data);
+  if (result.success) return { ok: true, config: result.data };
+
+  const context = { file, doc, lineCounter, data, schema };
+  const errors = result.error.issues.flatMap((issue) => issueToErrors(issue, context));
+  errors.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { ok: false, errors };
+}
+
+function syntaxErrorAtStart(file: string, message: string): ConfigError {
+  return { code: "CONFIG_SYNTAX", file, line: 1, col: 1, key: "", found: "invalid YAML", expected: "valid YAML", message };
+}
+
+export interface LoadOptions {
+  /** Config file; relative to cwd. When absent, mailfleet.yaml in cwd, else the built-in default. */
+  path?: string;
+  /** Defaults to process.cwd(). */
+  cwd?: string;
+}
+
+/** Loads the config as described in the header. On success Config.source is the absolute path. */
+export function loadConfig(options: LoadOptions): LoadResult {
+  const cwd = options.cwd ?? process.cwd();
+  let displayName: string;
+  if (options.path !== undefined) {
+    displayName = options.path;
+  } else if (existsSync(join(cwd, DEFAULT_CONFIG_FILE))) {
+    displayName = options.cwd === undefined ? DEFAULT_CONFIG_FILE : join(cwd, DEFAULT_CONFIG_FILE);
+  } else {
+    return { ok: true, config: builtinConfig(cwd) };
+  }
+
+  const absolutePath = resolve(cwd, displayName);
+  let text: string;
+  try {
+    text = readFileSync(absolutePath, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    const found = `no readable file (${reason})`;
+    const expected = "a readable config file";
+    const notFound: ConfigError = {
+      code: "CONFIG_NOT_FOUND",
+      file: displayName,
+      line: 0,
+      col: 0,
+      key: "",
+      found,
+      expected,
+      message: foundExpected(found, expected),
+    };
+    return { ok: false, errors: [notFound] };
+  }
+
+  const result = parseConfig(text, displayName, dirname(absolutePath));
+  return result.ok ? { ok: true, config: { ...result.config, source: absolutePath } } : result;
+}

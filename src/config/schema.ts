@@ -1,0 +1,241 @@
+/**
+ * The zod schema of mailfleet.yaml. It validates the operator's file (snake_case keys, strict
+ * objects: an unknown key is an error) and transforms it into exactly the `Config` of types.ts:
+ * durations in ms, sizes in bytes, addresses split, camelCase keys, defaults filled in.
+ *
+ * Defaults are written in YAML terms (`prefault("25MiB")`) and go through the same parsers as the
+ * operator's values, so parsing an empty file yields the built-in configuration. Every failed
+ * value carries `params.expected`, the phrase the error message quotes.
+ */
+
+import { isAbsolute, resolve } from "node:path";
+
+import { z } from "zod";
+
+import type { Config, HostPort, TransportConfig } from "./types.ts";
+import {
+  EXPECTED,
+  isEmailAddress,
+  isHostname,
+  isIpLiteral,
+  parseCidr,
+  parseDuration,
+  parseHostPort,
+  parseNexthop,
+  parseSize,
+} from "./values.ts";
+
+export interface SchemaContext {
+  /** Directory relative paths (spool_dir, log.file) are resolved against. */
+  baseDir: string;
+  /** Used when the file sets no `hostname` (normally os.hostname()). */
+  defaultHostname: string;
+  /** Stored as Config.source. */
+  source: string;
+}
+
+export const TLS_POLICIES = ["none", "opportunistic", "required"] as const;
+export const LOG_FORMATS = ["text", "json"] as const;
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+export const TRANSPORT_NAME_EXPECTED = "a transport name of letters, digits, '.', '_' and '-'";
+const TRANSPORT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** A value checked by a plain parser: undefined from `parse` becomes one issue quoting `expected`. */
+function value<T>(expected: string, parse: (input: unknown) => T | undefined) {
+  return z.unknown().transform((input, ctx): T => {
+    const out = parse(input);
+    if (out === undefined) {
+      ctx.issues.push({ code: "custom", input, message: `expected ${expected}`, params: { expected } });
+      return z.NEVER;
+    }
+    return out;
+  });
+}
+
+const duration = () => value(EXPECTED.duration, parseDuration);
+const positiveDuration = () =>
+  value(`${EXPECTED.duration}, greater than 0`, (v) => {
+    const ms = parseDuration(v);
+    return ms !== undefined && ms > 0 ? ms : undefined;
+  });
+const size = () => value(EXPECTED.size, parseSize);
+const integer = (min: number) =>
+  value(`an integer >= ${min}`, (v) => (Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : undefined));
+const hostname = () => value(EXPECTED.hostname, (v) => (isHostname(v) ? v : undefined));
+const text = (expected: string) => value(expected, (v) => (typeof v === "string" && v !== "" ? v : undefined));
+const listenAddress = () => value(EXPECTED.listen, (v) => parseHostPort(v, { minPort: 0 }));
+
+function resolvePath(baseDir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(baseDir, path);
+}
+
+const timeoutsSchema = z
+  .strictObject({
+    connect: positiveDuration().prefault("30s"),
+    greeting: positiveDuration().prefault("5m"),
+    command: positiveDuration().prefault("5m"),
+    data: positiveDuration().prefault("10m"),
+  })
+  .transform((t) => ({ connectMs: t.connect, greetingMs: t.greeting, commandMs: t.command, dataMs: t.data }));
+
+/** One transport, before the map key gives it a name and the hostname a default HELO. */
+type UnnamedTransport = Omit<TransportConfig, "name" | "helo"> & { helo: string | undefined };
+
+const transportSchema = z
+  .strictObject({
+    nexthop: value(EXPECTED.nexthop, parseNexthop).prefault("mx"),
+    port: value("a port number 1-65535", (v) =>
+      Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? (v as number) : undefined,
+    ).prefault(25),
+    tls: z.enum(TLS_POLICIES).default("opportunistic"),
+    bind_address: value(EXPECTED.ip, (v) => (v === null || isIpLiteral(v) ? v : undefined)).prefault(null),
+    helo: hostname().optional(),
+    concurrency: integer(1).prefault(20),
+    max_messages_per_connection: integer(1).prefault(100),
+    retry_schedule: z.array(positiveDuration()).min(1).prefault(["5m", "10m", "30m", "1h", "2h", "4h"]),
+    max_queue_lifetime: positiveDuration().prefault("5d"),
+    idle_timeout: duration().prefault("5s"),
+    timeouts: timeoutsSchema.prefault({}),
+  })
+  .transform(
+    (t): UnnamedTransport => ({
+      nexthop:
+        t.nexthop.kind === "mx"
+          ? { kind: "mx", port: t.port }
+          : { kind: "host", host: t.nexthop.host, port: t.nexthop.port ?? t.port, lookupMx: t.nexthop.lookupMx },
+      tls: t.tls,
+      bindAddress: t.bind_address,
+      helo: t.helo,
+      concurrency: t.concurrency,
+      maxMessagesPerConnection: t.max_messages_per_connection,
+      retryScheduleMs: t.retry_schedule,
+      maxQueueLifetimeMs: t.max_queue_lifetime,
+      timeouts: t.timeouts,
+      idleTimeoutMs: t.idle_timeout,
+    }),
+  );
+
+/** Map keys name transports in logs, metrics and the CLI, so keep them plain. */
+const transportName = z.string().refine((name) => TRANSPORT_NAME_RE.test(name), {
+  message: `expected ${TRANSPORT_NAME_EXPECTED}`,
+  params: { expected: TRANSPORT_NAME_EXPECTED },
+});
+
+const transportsSchema = z
+  .record(transportName, transportSchema)
+  .transform((transports) => {
+    // The built-in "mx" transport always exists; a file may override it but not remove it.
+    const all: Record<string, UnnamedTransport> = { mx: transportSchema.parse({}), ...transports };
+    return all;
+  });
+
+const limitsSchema = z
+  .strictObject({
+    max_message_size: size().prefault("25MiB"),
+    max_recipients: integer(1).prefault(1000),
+    max_line_length: integer(78).prefault(998),
+    max_command_length: integer(512).prefault(2048),
+    min_free_disk: size().prefault("100MiB"),
+    session_timeout: positiveDuration().prefault("5m"),
+  })
+  .transform((l) => ({
+    maxMessageSize: l.max_message_size,
+    maxRecipients: l.max_recipients,
+    maxLineLength: l.max_line_length,
+    maxCommandLength: l.max_command_length,
+    minFreeDiskBytes: l.min_free_disk,
+    sessionTimeoutMs: l.session_timeout,
+  }));
+
+const relaySchema = z
+  .strictObject({
+    trusted_networks: z.array(value(EXPECTED.cidr, parseCidr)).prefault(["127.0.0.0/8", "::1/128"]),
+  })
+  .transform((r) => ({ trustedNetworks: r.trusted_networks }));
+
+const dnsSchema = z
+  .strictObject({
+    servers: z
+      .array(value(EXPECTED.dnsServer, (v): HostPort | undefined => parseHostPort(v, dnsServerRules)))
+      .prefault([]),
+    timeout: positiveDuration().prefault("5s"),
+    tries: integer(1).prefault(2),
+  })
+  .transform((d) => ({ servers: d.servers, timeoutMs: d.timeout, tries: d.tries }));
+const dnsServerRules = { defaultPort: 53, minPort: 1, ipOnly: true };
+
+const deliverySchema = z
+  .strictObject({
+    allow_private_destinations: z.boolean().default(false),
+    default_transport: text("a transport name").prefault("mx"),
+  })
+  .transform((d) => ({ allowPrivateDestinations: d.allow_private_destinations, defaultTransport: d.default_transport }));
+
+const adminSchema = z.strictObject({
+  listen: value(`${EXPECTED.listen}, or null to disable`, (v) =>
+    v === null ? null : parseHostPort(v, { minPort: 0 }),
+  ).prefault("127.0.0.1:2580"),
+});
+
+/** The whole file. `ctx` supplies what the file cannot: where it lives and the machine's name. */
+export function createConfigSchema(ctx: SchemaContext) {
+  return z
+    .strictObject({
+      hostname: hostname().optional(),
+      spool_dir: text(EXPECTED.path).prefault("./var/spool"),
+      listen: z.array(listenAddress()).prefault(["127.0.0.1:2525"]),
+      limits: limitsSchema.prefault({}),
+      relay: relaySchema.prefault({}),
+      dns: dnsSchema.prefault({}),
+      delivery: deliverySchema.prefault({}),
+      transports: transportsSchema.prefault({}),
+      bounce: z.strictObject({ from: value(EXPECTED.email, (v) => (isEmailAddress(v) ? v : undefined)).optional() }).prefault({}),
+      log: z
+        .strictObject({
+          format: z.enum(LOG_FORMATS).default("text"),
+          file: text(`${EXPECTED.path}, or "-" for stdout`).prefault("-"),
+          level: z.enum(LOG_LEVELS).default("info"),
+        })
+        .prefault({}),
+      admin: adminSchema.prefault({}),
+    })
+    .superRefine((raw, check) => {
+      const name = raw.delivery.defaultTransport;
+      if (Object.hasOwn(raw.transports, name)) return;
+      const expected = `the name of a configured transport (one of ${Object.keys(raw.transports).join(", ")})`;
+      check.addIssue({
+        code: "custom",
+        path: ["delivery", "default_transport"],
+        input: name,
+        message: `expected ${expected}`,
+        params: { expected },
+      });
+    })
+    .transform((raw): Config => {
+      const hostnameValue = raw.hostname ?? ctx.defaultHostname;
+      const transports: Record<string, TransportConfig> = {};
+      for (const [name, transport] of Object.entries(raw.transports)) {
+        transports[name] = { ...transport, name, helo: transport.helo ?? hostnameValue };
+      }
+      return {
+        source: ctx.source,
+        hostname: hostnameValue,
+        spoolDir: resolvePath(ctx.baseDir, raw.spool_dir),
+        listen: raw.listen,
+        limits: raw.limits,
+        relay: raw.relay,
+        dns: raw.dns,
+        delivery: raw.delivery,
+        transports,
+        bounce: { from: raw.bounce.from ?? `MAILER-DAEMON@${hostnameValue}` },
+        log: {
+          format: raw.log.format,
+          file: raw.log.file === "-" ? "-" : resolvePath(ctx.baseDir, raw.log.file),
+          level: raw.log.level,
+        },
+        admin: { listen: raw.admin.listen },
+      };
+    });
+}
+
+export type ConfigSchema = ReturnType<typeof createConfigSchema>;

@@ -1,0 +1,149 @@
+/**
+ * Composition root of one instance: builds spool, scheduler, delivery, results, SMTP listener
+ * and admin API from a config, wires them along the one-way data path, and owns start/stop.
+ * Nothing here is global, so several instances (or tests) can live in one process.
+ */
+import type { Logger } from "pino";
+import { startAdminServer, type AdminServer } from "../admin-api/server.ts";
+import type { AdminEndpoint } from "../api-types/queue.ts";
+import type { Config } from "../config/types.ts";
+import { createDestinationResolver } from "../delivery/mx-resolver.ts";
+import { createSiteConnector } from "../delivery/smtp-session.ts";
+import { createDnsResolver } from "../delivery/dns-resolver.ts";
+import type { NewMessage, Reply } from "../message/types.ts";
+import { createDeliveryLog } from "../results/delivery-log.ts";
+import { createResultRecorder } from "../results/recorder.ts";
+import { Scheduler } from "../scheduler/scheduler.ts";
+import { createListener } from "../smtp-server/listener.ts";
+import type { AcceptResult, Receiver } from "../smtp-server/types.ts";
+import { createSpool } from "../spool/spool.ts";
+import { SpoolError } from "../spool/types.ts";
+import { queueListing } from "./queue-view.ts";
+
+export interface InstanceOptions {
+  config: Config;
+  logger: Logger;
+  /** Where delivery-log lines go (one line per call, no trailing newline). */
+  writeDeliveryLog: (line: string) => void;
+  name?: string;
+}
+
+export interface RunningInstance {
+  listeners: { host: string; port: number }[];
+  admin: AdminEndpoint | null;
+  scheduler: Scheduler;
+  stop(): Promise<void>;
+}
+
+const LOW_DISK: Reply = { code: 452, enhanced: "4.3.1", text: "Insufficient system storage" };
+const WRITE_FAILED: Reply = { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
+
+export async function startInstance(options: InstanceOptions): Promise<RunningInstance> {
+  // Read through getters downstream, so a reload (fleet issue) only has to swap this binding.
+  const config = options.config;
+  const { logger } = options;
+  const name = options.name ?? "main";
+  const spool = createSpool({ dir: config.spoolDir, logger });
+  const recovered = await spool.open();
+  for (const q of recovered.quarantined) logger.error(q, "unreadable spool entry quarantined");
+  logger.info({ messages: recovered.messages.length, spool: config.spoolDir }, "queue recovered");
+
+  const log = createDeliveryLog({ format: config.log.format, write: options.writeDeliveryLog });
+  const scheduler = new Scheduler({
+    config: () => config,
+    spool,
+    resolver: createDestinationResolver({
+      dns: createDnsResolver(config.dns),
+      allowPrivateDestinations: config.delivery.allowPrivateDestinations,
+      logger,
+    }),
+    connector: createSiteConnector({ logger }),
+    results: createResultRecorder({
+      spool,
+      log,
+      logger,
+      identity: () => ({ hostname: config.hostname, bounceFrom: config.bounce.from }),
+    }),
+    logger,
+  });
+  for (const message of recovered.messages) scheduler.enqueue(message);
+
+  const receiver = createReceiver({ spool, scheduler, log, minFreeBytes: () => config.limits.minFreeDiskBytes, logger });
+  const listener = createListener({ config, receiver, logger });
+  scheduler.start();
+  let admin: AdminServer | null = null;
+  let listeners: { host: string; port: number }[] = [];
+  try {
+    listeners = await listener.start();
+    if (config.admin.listen) {
+      admin = await startAdminServer({
+        listen: config.admin.listen,
+        spoolDir: config.spoolDir,
+        handlers: { queue: () => queueListing(name, scheduler.entries()), flush: () => scheduler.flush() },
+        logger,
+      });
+    }
+  } catch (err) {
+    await listener.stop().catch(() => {});
+    await scheduler.stop();
+    await spool.close();
+    throw err;
+  }
+  logger.info({ listeners, admin: admin?.endpoint.url }, "instance started");
+
+  return {
+    listeners,
+    admin: admin?.endpoint ?? null,
+    scheduler,
+    async stop() {
+      await listener.stop();
+      await admin?.close();
+      await scheduler.stop();
+      await spool.close();
+      logger.info("instance stopped");
+    },
+  };
+}
+
+function createReceiver(deps: {
+  spool: ReturnType<typeof createSpool>;
+  scheduler: Scheduler;
+  log: ReturnType<typeof createDeliveryLog>;
+  minFreeBytes: () => number;
+  logger: Logger;
+}): Receiver {
+  // statfs per MAIL would be a syscall per transaction; a one-second-old answer is plenty.
+  let freeCheckedAt = 0;
+  let lowDisk = false;
+  return {
+    async checkCapacity() {
+      const now = Date.now();
+      if (now - freeCheckedAt > 1000) {
+        freeCheckedAt = now;
+        lowDisk = (await deps.spool.freeBytes()) < deps.minFreeBytes();
+        if (lowDisk) deps.logger.warn("spool file system below min_free_disk: refusing new mail with 452 4.3.1");
+      }
+      return lowDisk ? LOW_DISK : null;
+    },
+    async accept(message: NewMessage, body: Buffer): Promise<AcceptResult> {
+      try {
+        const stored = await deps.spool.store(message, body);
+        deps.log.received({
+          id: stored.id,
+          sender: message.sender,
+          recipients: message.recipients.length,
+          size: body.length,
+          client: message.clientAddress,
+        });
+        deps.scheduler.enqueue(stored);
+        return { ok: true, id: stored.id };
+      } catch (err) {
+        if (err instanceof SpoolError) {
+          deps.logger.error({ err }, "spool write failed: answering 451 4.3.0");
+          return { ok: false, reply: WRITE_FAILED };
+        }
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,326 @@
+/**
+ * The scheduler decides *when* and *where*: it keeps deferred mail in a due-time queue, and when a
+ * message falls due it routes each pending recipient (pure routing, so config reloads apply to
+ * queued mail), resolves the destination site, and hands one job per site to that site's ready
+ * queue. When every job of the attempt is back it applies the retry schedule or expiry, and
+ * passes the results on. It never speaks SMTP and never writes the spool itself.
+ */
+import type { Logger } from "pino";
+import type { Config, TransportConfig } from "../config/types.ts";
+import type { DeliveryJob, DestinationResolver, Site, SiteConnector } from "../delivery/types.ts";
+import type { QueueId, RecipientOutcome } from "../message/types.ts";
+import type { FinalFailure, ResultRecorder } from "../results/types.ts";
+import { routeRecipient } from "../routing/router.ts";
+import type { QueuedMessage, Spool } from "../spool/types.ts";
+import { DueQueue } from "./due-queue.ts";
+import { isExpired, retryDelay } from "./retry.ts";
+import { type Clock, failJob, SiteQueue } from "./site-queue.ts";
+
+export interface SchedulerDeps {
+  /** A getter, so a reloaded config applies to the next activation. */
+  config: () => Config;
+  spool: Spool;
+  resolver: DestinationResolver;
+  connector: SiteConnector;
+  results: ResultRecorder;
+  logger: Logger;
+  clock?: Clock;
+  /** Messages in delivery at once; the rest wait in the due queue (bounds memory). */
+  maxActive?: number;
+}
+
+export interface QueueEntry {
+  message: QueuedMessage;
+  active: boolean;
+}
+
+/** Per recipient: the route it took this round, or null when routing failed. */
+interface RoundRecipient {
+  index: number;
+  transport: TransportConfig | null;
+}
+
+export class Scheduler {
+  readonly #deps: SchedulerDeps;
+  readonly #clock: Clock;
+  readonly #maxActive: number;
+  readonly #messages = new Map<QueueId, QueuedMessage>();
+  readonly #active = new Set<QueueId>();
+  readonly #due = new DueQueue();
+  readonly #sites = new Map<string, SiteQueue>();
+  #timer: NodeJS.Timeout | null = null;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #pumpQueued = false;
+  #running = false;
+  #roundsInFlight = new Set<Promise<void>>();
+
+  constructor(deps: SchedulerDeps) {
+    this.#deps = deps;
+    this.#clock = deps.clock ?? { now: () => Date.now() };
+    this.#maxActive = deps.maxActive ?? 5000;
+  }
+
+  get size(): number {
+    return this.#messages.size;
+  }
+
+  /** Adds a stored message; due now unless it carries a later retry time. */
+  enqueue(message: QueuedMessage): void {
+    this.#messages.set(message.id, message);
+    const dueAt = message.deferral?.nextAttemptAt ?? this.#clock.now();
+    this.#due.schedule(message.id, dueAt);
+    this.#wake(dueAt);
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#wake(this.#clock.now());
+  }
+
+  /** Stops activations and fails queued jobs as deferred; waits for rounds already in flight. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    for (const site of this.#sites.values()) site.stop();
+    await Promise.allSettled([...this.#roundsInFlight]);
+  }
+
+  /** Makes every queued message due now (mailq --flush). */
+  flush(): void {
+    const now = this.#clock.now();
+    for (const id of this.#messages.keys()) if (!this.#active.has(id)) this.#due.schedule(id, now);
+    this.#wake(now);
+  }
+
+  entries(): QueueEntry[] {
+    return [...this.#messages.values()].map((message) => ({ message, active: this.#active.has(message.id) }));
+  }
+
+  siteStats(): { key: string; connections: number; queued: number }[] {
+    return [...this.#sites.values()].map((s) => ({ key: s.site.key, connections: s.connections, queued: s.queued }));
+  }
+
+  #wake(at: number): void {
+    if (!this.#running) return;
+    const now = this.#clock.now();
+    if (at <= now) {
+      if (!this.#pumpQueued) {
+        this.#pumpQueued = true;
+        setImmediate(() => {
+          this.#pumpQueued = false;
+          this.#pump();
+        });
+      }
+      return;
+    }
+    if (at >= this.#timerAt && this.#timer) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = null;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+        this.#pump();
+      },
+      Math.min(at - now, 2 ** 31 - 1),
+    );
+  }
+
+  #pump(): void {
+    if (!this.#running) return;
+    const room = this.#maxActive - this.#active.size;
+    const ids = room > 0 ? this.#due.takeDue(this.#clock.now(), room) : [];
+    for (const id of ids) {
+      const message = this.#messages.get(id);
+      if (!message) continue;
+      this.#active.add(id);
+      const round = this.#runRound(message)
+        .catch((err: unknown) => {
+          // A bug, not an SMTP result: keep the message and retry later rather than lose it.
+          this.#deps.logger.error({ err, id }, "attempt failed unexpectedly; retrying later");
+          this.#due.schedule(id, this.#clock.now() + 60_000);
+        })
+        .finally(() => {
+          this.#active.delete(id);
+          this.#roundsInFlight.delete(round);
+          const next = this.#due.nextDueAt();
+          if (next !== null) this.#wake(next);
+        });
+      this.#roundsInFlight.add(round);
+    }
+    const next = this.#due.nextDueAt();
+    if (next !== null && this.#active.size < this.#maxActive) this.#wake(next);
+  }
+
+  /** One attempt at every pending recipient of a message. */
+  async #runRound(message: QueuedMessage): Promise<void> {
+    const config = this.#deps.config();
+    const now = this.#clock.now();
+    const pending = message.recipients.flatMap((r, index) => (r.state === "pending" ? [index] : []));
+    const round: RoundRecipient[] = [];
+    const outcomes: RecipientOutcome[] = [];
+    // Group recipients by transport x domain: each group needs one resolution.
+    const groups = new Map<string, { transport: TransportConfig; domain: string; indexes: number[] }>();
+    for (const index of pending) {
+      const routed = routeRecipient(config, { sender: message.sender, recipient: message.recipients[index]!.address });
+      if (!routed.ok) {
+        round.push({ index, transport: null });
+        outcomes.push({
+          kind: "bounced",
+          recipientIndex: index,
+          reply: { code: 550, enhanced: "5.1.3", text: routed.reason },
+          scope: "recipient",
+          relay: null,
+        });
+        continue;
+      }
+      const { transport, domain } = routed.route;
+      round.push({ index, transport });
+      const key = `${transport.name}|${domain}`;
+      const group = groups.get(key) ?? { transport, domain, indexes: [] };
+      group.indexes.push(index);
+      groups.set(key, group);
+    }
+    // Resolve each group to a site; recipients on the same site travel in one transaction.
+    const bySite = new Map<string, { site: Site; indexes: number[] }>();
+    await Promise.all(
+      [...groups.values()].map(async (group) => {
+        const resolution = await this.#deps.resolver.resolve(group.domain, group.transport);
+        if (resolution.kind === "failure") {
+          for (const index of group.indexes) {
+            outcomes.push(
+              resolution.permanent
+                ? { kind: "bounced", recipientIndex: index, reply: resolution.reply, scope: resolution.scope, relay: null }
+                : { kind: "deferred", recipientIndex: index, reply: resolution.reply, scope: resolution.scope, relay: null },
+            );
+          }
+          return;
+        }
+        const entry = bySite.get(resolution.site.key) ?? { site: resolution.site, indexes: [] };
+        entry.indexes.push(...group.indexes);
+        bySite.set(resolution.site.key, entry);
+      }),
+    );
+    const nextAttemptAt = now + retryDelay(firstTransport(round)?.retryScheduleMs ?? [], attemptsSoFar(message) + 1);
+    if (outcomes.length > 0) await this.#deps.results.jobFinished(message, outcomes, nextAttemptAt);
+    if (bySite.size > 0) {
+      const body = await this.#deps.spool.readBody(message.id);
+      await Promise.all(
+        [...bySite.values()].map(async ({ site, indexes }) => {
+          const job = makeJob(message, indexes, body);
+          const jobOutcomes = this.#running
+            ? await this.#siteQueue(site).deliver(job)
+            : failJob(job, {
+                permanent: false,
+                reply: { code: 451, enhanced: "4.3.2", text: "delivery stopped" },
+                scope: "message",
+              });
+          outcomes.push(...jobOutcomes);
+          await this.#deps.results.jobFinished(message, jobOutcomes, nextAttemptAt);
+        }),
+      );
+    }
+    await this.#finishRound(message, round, outcomes, nextAttemptAt);
+  }
+
+  async #finishRound(
+    message: QueuedMessage,
+    round: RoundRecipient[],
+    outcomes: RecipientOutcome[],
+    nextAttemptAt: number,
+  ): Promise<void> {
+    const now = this.#clock.now();
+    const failures: FinalFailure[] = [];
+    const reasons: Record<number, string> = {};
+    let stillPending = false;
+    for (const outcome of outcomes) {
+      const index = outcome.recipientIndex;
+      const recipient = message.recipients[index]!;
+      if (outcome.kind === "delivered") {
+        recipient.state = "delivered";
+        continue;
+      }
+      const remoteMta = outcome.relay?.host ?? null;
+      if (outcome.kind === "bounced") {
+        failures.push({ index, kind: "bounced", reply: outcome.reply, remoteMta });
+        continue;
+      }
+      const transport = round.find((r) => r.index === index)?.transport;
+      const lifetime = transport?.maxQueueLifetimeMs ?? 5 * 86_400_000;
+      if (isExpired(message.arrivedAt, now, lifetime)) {
+        failures.push({
+          index,
+          kind: "expired",
+          reply: {
+            code: 451,
+            enhanced: "4.4.7",
+            text: `delivery time expired; last error: ${outcome.reply.code} ${outcome.reply.text}`,
+          },
+          remoteMta,
+        });
+        continue;
+      }
+      stillPending = true;
+      reasons[index] = `${outcome.reply.code} ${outcome.reply.enhanced ?? ""} ${outcome.reply.text}`.replace(/ +/g, " ");
+    }
+    if (failures.length > 0) {
+      const dsn = await this.#deps.results.roundFinished(message, failures);
+      for (const f of failures) message.recipients[f.index]!.state = f.kind === "bounced" ? "bounced" : "expired";
+      if (dsn) this.enqueue(dsn);
+    }
+    if (stillPending) {
+      const deferral = { attempts: attemptsSoFar(message) + 1, nextAttemptAt, reasons };
+      message.deferral = deferral;
+      this.#deps.spool.recordDeferral(message.id, deferral);
+      this.#due.schedule(message.id, nextAttemptAt);
+    } else if (message.recipients.every((r) => r.state !== "pending")) {
+      this.#messages.delete(message.id);
+    } else {
+      // Recipients that got no outcome (cannot happen unless a job was lost): retry them.
+      this.#due.schedule(message.id, nextAttemptAt);
+    }
+  }
+
+  #siteQueue(site: Site): SiteQueue {
+    let queue = this.#sites.get(site.key);
+    if (!queue) {
+      queue = new SiteQueue({
+        site,
+        connector: this.#deps.connector,
+        logger: this.#deps.logger,
+        clock: this.#clock,
+        deadForMs: Math.min(60_000, site.transport.retryScheduleMs[0] ?? 60_000),
+      });
+      this.#sites.set(site.key, queue);
+    } else {
+      // Pick up reloaded transport settings and fresh MX data for new connections.
+      queue.site = site;
+    }
+    return queue;
+  }
+}
+
+function attemptsSoFar(message: QueuedMessage): number {
+  return message.deferral?.attempts ?? 0;
+}
+
+function firstTransport(round: RoundRecipient[]): TransportConfig | null {
+  return round.find((r) => r.transport)?.transport ?? null;
+}
+
+function makeJob(message: QueuedMessage, indexes: number[], body: Buffer): DeliveryJob {
+  return {
+    id: message.id,
+    sender: message.sender,
+    recipients: indexes.map((index) => {
+      const r = message.recipients[index]!;
+      return { index, address: r.address, notify: r.dsn.notify, orcpt: r.dsn.orcpt };
+    }),
+    ret: message.dsn.ret,
+    envid: message.dsn.envid,
+    bodyType: message.bodyType,
+    smtpUtf8: message.smtpUtf8,
+    body,
+  };
+}

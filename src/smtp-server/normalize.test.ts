@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
+import { describe, it } from "node:test";
+import { LineEndingFixer, LineEndingNormalizer, normalizeLineEndings } from "./normalize.ts";
+
+const b = (s: string) => Buffer.from(s, "latin1");
+
+/** Feeds `input` to the fixer cut at the given offsets. */
+function fixInPieces(input: Buffer, cuts: number[]): Buffer {
+  const fixer = new LineEndingFixer();
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (const cut of [...cuts, input.length]) {
+    parts.push(fixer.write(input.subarray(start, cut)));
+    start = cut;
+  }
+  parts.push(fixer.end());
+  return Buffer.concat(parts);
+}
+
+const cases: [name: string, input: string, expected: string][] = [
+  ["CRLF untouched", "a\r\nb\r\n", "a\r\nb\r\n"],
+  ["bare LF", "a\nb\n", "a\r\nb\r\n"],
+  ["bare CR", "a\rb\r", "a\r\nb\r\n"],
+  ["LF CR is two endings", "a\n\rb", "a\r\n\r\nb"],
+  ["CR CR LF", "a\r\r\nb", "a\r\n\r\nb"],
+  ["smuggling \\n.\\n", "x\n.\nMAIL", "x\r\n.\r\nMAIL"],
+  ["smuggling \\r.\\r", "x\r.\rMAIL", "x\r\n.\r\nMAIL"],
+  ["smuggling \\r\\n.\\n", "x\r\n.\nMAIL", "x\r\n.\r\nMAIL"],
+  ["NUL kept", "x\r\n\x00.\r\n", "x\r\n\x00.\r\n"],
+  ["empty", "", ""],
+  ["no ending", "abc", "abc"],
+  ["only CR", "\r", "\r\n"],
+  ["8-bit bytes kept", "\xe9\xff\r\n", "\xe9\xff\r\n"],
+];
+
+describe("LineEndingFixer", () => {
+  for (const [name, input, expected] of cases) {
+    it(`${name}: whole buffer`, () => {
+      assert.deepEqual(normalizeLineEndings(b(input)).content, b(expected));
+    });
+    it(`${name}: every possible split into two and three pieces`, () => {
+      const bytes = b(input);
+      for (let i = 0; i <= bytes.length; i++) {
+        assert.deepEqual(fixInPieces(bytes, [i]), b(expected), `cut at ${i}`);
+        for (let j = i; j <= bytes.length; j++) {
+          assert.deepEqual(fixInPieces(bytes, [i, j]), b(expected), `cuts at ${i},${j}`);
+        }
+      }
+    });
+  }
+
+  it("one byte at a time", () => {
+    const input = b("a\rb\nc\r\nd\r\r\n\n\r");
+    const cuts = Array.from({ length: input.length - 1 }, (_, k) => k + 1);
+    assert.deepEqual(fixInPieces(input, cuts), b("a\r\nb\r\nc\r\nd\r\n\r\n\r\n\r\n"));
+  });
+
+  it("CR at a chunk boundary followed by LF is one ending, not two", () => {
+    const fixer = new LineEndingFixer();
+    assert.deepEqual(fixer.write(b("abc\r")), b("abc"));
+    assert.deepEqual(fixer.write(b("\ndef")), b("\r\ndef"));
+    assert.deepEqual(fixer.end(), Buffer.alloc(0));
+    assert.equal(fixer.stats.bareLineEndings, 0);
+  });
+
+  it("CR at a chunk boundary followed by text is a bare CR", () => {
+    const fixer = new LineEndingFixer();
+    fixer.write(b("abc\r"));
+    assert.deepEqual(fixer.write(b("def")), b("\r\ndef"));
+    assert.equal(fixer.stats.bareLineEndings, 1);
+  });
+
+  it("counts bytes, longest line and bare endings", () => {
+    const { stats } = normalizeLineEndings(b("12345\n123\r\n1234567\r12"));
+    assert.deepEqual(stats, { bytes: 23, longestLine: 7, bareLineEndings: 2 });
+  });
+
+  it("measures a line split over chunks", () => {
+    const fixer = new LineEndingFixer();
+    fixer.write(b("aaaa"));
+    fixer.write(b("bbbb\r"));
+    fixer.write(b("\ncc"));
+    fixer.end();
+    assert.equal(fixer.stats.longestLine, 8);
+  });
+
+  it("the last line counts even without an ending", () => {
+    assert.equal(normalizeLineEndings(b("ab\r\nabcdef")).stats.longestLine, 6);
+  });
+});
+
+describe("LineEndingNormalizer (stream)", () => {
+  it("gives the same bytes as the whole-buffer form, CR held across chunks", async () => {
+    const chunks = [b("Subject: x\r"), b("\nline\n"), b("\r"), b("bare\r"), b("")];
+    const normalizer = new LineEndingNormalizer();
+    const out = await buffer(Readable.from(chunks).pipe(normalizer));
+    assert.deepEqual(out, b("Subject: x\r\nline\r\n\r\nbare\r\n"));
+    assert.equal(normalizer.stats.bareLineEndings, 3);
+    assert.equal(normalizer.stats.bytes, out.length);
+  });
+});

@@ -1,0 +1,129 @@
+/**
+ * Line-ending normaliser for message content received with DATA.
+ *
+ * SMTP content lines end with CRLF (RFC 5321 2.3.8). A bare CR or a bare LF inside the content
+ * is how "SMTP smuggling" works: a lax server downstream may read `\n.\n` as end-of-data and the
+ * rest as new commands. So we never store or relay such bytes as they came: every bare CR and
+ * every bare LF becomes CRLF. While doing so we measure what the spool will store (total bytes,
+ * longest line, how many bare endings we fixed) so the listener can enforce its limits.
+ *
+ * It is a streaming Transform: a CR that ends one chunk is held until the next chunk shows
+ * whether an LF follows, so the output does not depend on how the input was split.
+ */
+import { Transform, type TransformCallback } from "node:stream";
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+export interface ContentStats {
+  /** Bytes written out (after normalisation). */
+  bytes: number;
+  /** Longest line in bytes, not counting its CRLF. */
+  longestLine: number;
+  /** Bare CRs and bare LFs that were turned into CRLF. */
+  bareLineEndings: number;
+}
+
+/** The state machine, independent of streams: feed chunks with `write`, then call `end` once. */
+export class LineEndingFixer {
+  #pendingCr = false;
+  #lineLength = 0;
+  #stats: ContentStats = { bytes: 0, longestLine: 0, bareLineEndings: 0 };
+
+  /** A snapshot; final after `end`. */
+  get stats(): ContentStats {
+    return { ...this.#stats, longestLine: Math.max(this.#stats.longestLine, this.#lineLength) };
+  }
+
+  /** Returns the normalised bytes that can be emitted now (a trailing CR is held back). */
+  write(chunk: Buffer): Buffer {
+    const length = chunk.length;
+    if (length === 0) return chunk;
+    // Worst case every byte is a bare ending and doubles, plus a held CR from the last chunk.
+    const out = Buffer.allocUnsafe(length * 2 + 2);
+    let o = 0;
+    let i = 0;
+    if (this.#pendingCr) {
+      this.#pendingCr = false;
+      out[o++] = CR;
+      out[o++] = LF;
+      this.#endLine();
+      if (chunk[0] === LF) i = 1;
+      else this.#stats.bareLineEndings++;
+    }
+    let lineLength = this.#lineLength;
+    for (; i < length; i++) {
+      const byte = chunk[i]!;
+      if (byte === CR) {
+        if (i + 1 === length) {
+          this.#pendingCr = true; // decided by the next chunk, or by `end`
+          break;
+        }
+        out[o++] = CR;
+        out[o++] = LF;
+        this.#lineLength = lineLength;
+        this.#endLine();
+        lineLength = 0;
+        if (chunk[i + 1] === LF) i++;
+        else this.#stats.bareLineEndings++;
+      } else if (byte === LF) {
+        out[o++] = CR;
+        out[o++] = LF;
+        this.#lineLength = lineLength;
+        this.#endLine();
+        lineLength = 0;
+        this.#stats.bareLineEndings++;
+      } else {
+        out[o++] = byte;
+        lineLength++;
+      }
+    }
+    this.#lineLength = lineLength;
+    this.#stats.bytes += o;
+    return out.subarray(0, o);
+  }
+
+  /** Returns what is still held back: CRLF for a CR that ended the content, else nothing. */
+  end(): Buffer {
+    if (!this.#pendingCr) return Buffer.alloc(0);
+    this.#pendingCr = false;
+    this.#stats.bareLineEndings++;
+    this.#endLine();
+    this.#stats.bytes += 2;
+    return Buffer.from([CR, LF]);
+  }
+
+  #endLine(): void {
+    if (this.#lineLength > this.#stats.longestLine) this.#stats.longestLine = this.#lineLength;
+    this.#lineLength = 0;
+  }
+}
+
+/** Streaming form for piping the DATA stream through. */
+export class LineEndingNormalizer extends Transform {
+  readonly #fixer = new LineEndingFixer();
+
+  /** A snapshot; final once the stream has ended. */
+  get stats(): ContentStats {
+    return this.#fixer.stats;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const out = this.#fixer.write(chunk);
+    if (out.length > 0) this.push(out);
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const out = this.#fixer.end();
+    if (out.length > 0) this.push(out);
+    callback();
+  }
+}
+
+/** Whole-buffer form (tests, locally generated mail). */
+export function normalizeLineEndings(content: Buffer): { content: Buffer; stats: ContentStats } {
+  const fixer = new LineEndingFixer();
+  const fixed = Buffer.concat([fixer.write(content), fixer.end()]);
+  return { content: fixed, stats: fixer.stats };
+}
