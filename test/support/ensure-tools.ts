@@ -11,7 +11,13 @@ const sink = join(toolsRoot, "usr/sbin/smtp-sink");
 if (!existsSync(sink)) {
   const dir = join(toolsRoot, "..");
   mkdirSync(dir, { recursive: true });
-  execFileSync("apt-get", ["download", "postfix"], { cwd: dir, stdio: "inherit" });
+  try {
+    execFileSync("apt-get", ["download", "postfix"], { cwd: dir, stdio: "inherit" });
+  } catch {
+    // A fresh machine may have no package lists yet.
+    execFileSync("apt-get", ["update", "-q"], { stdio: "inherit" });
+    execFileSync("apt-get", ["download", "postfix"], { cwd: dir, stdio: "inherit" });
+  }
   const deb = readdirSync(dir).find((f) => f.startsWith("postfix_") && f.endsWith(".deb"));
   if (!deb) throw new Error("apt-get download postfix produced no .deb");
   execFileSync("dpkg", ["-x", join(dir, deb), toolsRoot], { stdio: "inherit" });

@@ -1,0 +1,349 @@
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, describe, test } from "node:test";
+
+import type { ConfigError } from "./errors.ts";
+import { formatConfigError } from "./errors.ts";
+import { BUILTIN_SOURCE, builtinConfig, loadConfig, parseConfig } from "./load.ts";
+import type { Config, TransportConfig } from "./types.ts";
+
+const FIXTURES = resolve(import.meta.dirname, "../../test/fixtures/config");
+
+function errorsOf(text: string): ConfigError[] {
+  const result = parseConfig(text, "mailfleet.yaml", "/etc/mailfleet");
+  assert.equal(result.ok, false, "expected the config to be rejected");
+  return result.ok ? [] : result.errors;
+}
+
+function onlyError(text: string): ConfigError {
+  const errors = errorsOf(text);
+  assert.equal(errors.length, 1, errors.map(formatConfigError).join("\n"));
+  return errors[0]!;
+}
+
+function parsedOk(text: string): Config {
+  const result = parseConfig(text, "mailfleet.yaml", "/etc/mailfleet");
+  if (!result.ok) assert.fail(result.errors.map(formatConfigError).join("\n"));
+  return result.config;
+}
+
+const DEFAULT_TIMEOUTS = { connectMs: 30_000, greetingMs: 300_000, commandMs: 300_000, dataMs: 600_000 };
+
+function defaultTransport(name: string, helo: string): TransportConfig {
+  return {
+    name,
+    nexthop: { kind: "mx", port: 25 },
+    tls: "opportunistic",
+    bindAddress: null,
+    helo,
+    concurrency: 20,
+    maxMessagesPerConnection: 100,
+    retryScheduleMs: [300_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000],
+    maxQueueLifetimeMs: 5 * 86_400_000,
+    timeouts: DEFAULT_TIMEOUTS,
+    idleTimeoutMs: 5_000,
+  };
+}
+
+describe("loadConfig", () => {
+  const tempDirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), "mailfleet-config-"));
+    tempDirs.push(dir);
+    return dir;
+  };
+  after(() => {
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a file with every key set round-trips into the exact Config", () => {
+    const file = join(FIXTURES, "full.yaml");
+    const result = loadConfig({ path: file });
+    if (!result.ok) assert.fail(result.errors.map(formatConfigError).join("\n"));
+    const mxDefaults = defaultTransport("smarthost", "mx1.example.com");
+    const expected: Config = {
+      source: file,
+      hostname: "mx1.example.com",
+      spoolDir: join(FIXTURES, "spool"),
+      listen: [
+        { host: "0.0.0.0", port: 25 },
+        { host: "::1", port: 2525 },
+      ],
+      limits: {
+        maxMessageSize: 10_000_000,
+        maxRecipients: 50,
+        maxLineLength: 1000,
+        maxCommandLength: 4096,
+        minFreeDiskBytes: 1024 ** 3,
+        sessionTimeoutMs: 90_000,
+      },
+      relay: { trustedNetworks: ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"] },
+      dns: {
+        servers: [
+          { host: "127.0.0.1", port: 5353 },
+          { host: "192.0.2.53", port: 53 },
+          { host: "::1", port: 53 },
+        ],
+        timeoutMs: 1500,
+        tries: 3,
+      },
+      delivery: { allowPrivateDestinations: true, defaultTransport: "bulk" },
+      transports: {
+        mx: defaultTransport("mx", "mx1.example.com"),
+        bulk: {
+          name: "bulk",
+          nexthop: { kind: "mx", port: 2525 },
+          tls: "required",
+          bindAddress: "192.0.2.10",
+          helo: "out1.example.com",
+          concurrency: 5,
+          maxMessagesPerConnection: 10,
+          retryScheduleMs: [60_000, 3_600_000],
+          maxQueueLifetimeMs: 2 * 86_400_000,
+          timeouts: { connectMs: 10_000, greetingMs: 60_000, commandMs: 120_000, dataMs: 180_000 },
+          idleTimeoutMs: 0,
+        },
+        smarthost: {
+          ...mxDefaults,
+          nexthop: { kind: "host", host: "relay.example.net", port: 587, lookupMx: false },
+        },
+        mxhost: {
+          ...mxDefaults,
+          name: "mxhost",
+          nexthop: { kind: "host", host: "relay.example.org", port: 25, lookupMx: true },
+        },
+      },
+      bounce: { from: "postmaster@example.com" },
+      log: { format: "json", file: join(FIXTURES, "logs/mailfleet.log"), level: "debug" },
+      admin: { listen: null },
+    };
+    assert.deepEqual(result.config, expected);
+  });
+
+  test("without a path and without mailfleet.yaml in cwd, returns the built-in default", () => {
+    const cwd = tempDir();
+    const result = loadConfig({ cwd });
+    assert.ok(result.ok);
+    assert.equal(result.config.source, BUILTIN_SOURCE);
+    assert.equal(result.config.spoolDir, join(cwd, "var/spool"));
+    assert.deepEqual(result.config, builtinConfig(cwd));
+  });
+
+  test("without a path, uses mailfleet.yaml in cwd and resolves spool_dir against it", () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "mailfleet.yaml"), "spool_dir: q\n");
+    const result = loadConfig({ cwd });
+    assert.ok(result.ok);
+    assert.equal(result.config.source, join(cwd, "mailfleet.yaml"));
+    assert.equal(result.config.spoolDir, join(cwd, "q"));
+  });
+
+  test("relative spool_dir resolves against the config file's directory, not cwd", () => {
+    const cwd = tempDir();
+    mkdirSync(join(cwd, "etc"));
+    writeFileSync(join(cwd, "etc", "out.yaml"), "spool_dir: ../spool/out\n");
+    const result = loadConfig({ cwd, path: "etc/out.yaml" });
+    assert.ok(result.ok);
+    assert.equal(result.config.spoolDir, join(cwd, "spool", "out"));
+    assert.equal(result.config.source, join(cwd, "etc", "out.yaml"));
+  });
+
+  test("an absolute spool_dir is kept as is", () => {
+    assert.equal(parsedOk("spool_dir: /var/spool/mailfleet\n").spoolDir, "/var/spool/mailfleet");
+  });
+
+  test("a path that does not exist is CONFIG_NOT_FOUND, not the default", () => {
+    const cwd = tempDir();
+    const result = loadConfig({ cwd, path: "nope.yaml" });
+    assert.equal(result.ok, false);
+    const error = result.ok ? undefined : result.errors[0];
+    assert.equal(error?.code, "CONFIG_NOT_FOUND");
+    assert.equal(error?.file, "nope.yaml");
+    assert.equal(
+      formatConfigError(error!),
+      "nope.yaml: found no readable file (ENOENT), expected a readable config file",
+    );
+  });
+
+  test("errors name the file as the operator gave it", () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, "bad.yaml"), "log:\n  level: loud\n");
+    const result = loadConfig({ cwd, path: "bad.yaml" });
+    assert.equal(result.ok, false);
+    if (!result.ok) {
+      assert.equal(
+        formatConfigError(result.errors[0]!),
+        'bad.yaml:2:10: log.level: found "loud", expected one of debug, info, warn, error',
+      );
+    }
+  });
+});
+
+describe("builtinConfig", () => {
+  test("has the documented defaults", () => {
+    const config = builtinConfig("/srv/mf");
+    assert.deepEqual(config, {
+      source: "<built-in default>",
+      hostname: hostname(),
+      spoolDir: "/srv/mf/var/spool",
+      listen: [{ host: "127.0.0.1", port: 2525 }],
+      limits: {
+        maxMessageSize: 25 * 1024 * 1024,
+        maxRecipients: 1000,
+        maxLineLength: 998,
+        maxCommandLength: 2048,
+        minFreeDiskBytes: 100 * 1024 * 1024,
+        sessionTimeoutMs: 300_000,
+      },
+      relay: { trustedNetworks: ["127.0.0.0/8", "::1/128"] },
+      dns: { servers: [], timeoutMs: 5000, tries: 2 },
+      delivery: { allowPrivateDestinations: false, defaultTransport: "mx" },
+      transports: { mx: defaultTransport("mx", hostname()) },
+      bounce: { from: `MAILER-DAEMON@${hostname()}` },
+      log: { format: "text", file: "-", level: "info" },
+      admin: { listen: { host: "127.0.0.1", port: 2580 } },
+    } satisfies Config);
+  });
+
+  test("an empty file gives the same config as the built-in default", () => {
+    const fromEmpty = parseConfig("# nothing here\n", "x.yaml", "/srv/mf");
+    assert.ok(fromEmpty.ok);
+    assert.deepEqual({ ...fromEmpty.config, source: BUILTIN_SOURCE }, builtinConfig("/srv/mf"));
+  });
+});
+
+describe("parseConfig", () => {
+  test("hostname feeds the default HELO and bounce From", () => {
+    const config = parseConfig("hostname: mx9.example.com\ntransports: { a: {} }\n", "f", "/");
+    assert.ok(config.ok);
+    assert.equal(config.config.transports.a?.helo, "mx9.example.com");
+    assert.equal(config.config.transports.mx?.helo, "mx9.example.com");
+    assert.equal(config.config.bounce.from, "MAILER-DAEMON@mx9.example.com");
+  });
+
+  test("overriding the built-in mx transport keeps the other defaults", () => {
+    const mx = parsedOk("hostname: h.example\ntransports:\n  mx:\n    tls: required\n").transports.mx;
+    assert.deepEqual(mx, { ...defaultTransport("mx", "h.example"), tls: "required" });
+  });
+
+  test("YAML syntax error points at the line and column", () => {
+    const error = onlyError("log:\n  level: info\n  file: [a, b\n");
+    assert.equal(error.code, "CONFIG_SYNTAX");
+    assert.equal(`${error.line}:${error.col}`, "4:1");
+  });
+
+  test("duplicate key is a syntax error at the second key", () => {
+    const error = onlyError("log:\n  level: info\n  level: debug\n");
+    assert.equal(error.code, "CONFIG_SYNTAX");
+    assert.equal(`${error.line}:${error.col}`, "3:3");
+  });
+
+  test("bad enum value points at the value", () => {
+    const error = onlyError("hostname: h.example\ntransports:\n  mx:\n    tls: maybe\n");
+    assert.equal(error.code, "CONFIG_INVALID");
+    assert.equal(
+      formatConfigError(error),
+      'mailfleet.yaml:4:10: transports.mx.tls: found "maybe", expected one of none, opportunistic, required',
+    );
+  });
+
+  test("unknown key points at the key and suggests the closest one", () => {
+    const error = onlyError("transports:\n  bulk:\n    concurency: 5\n");
+    assert.equal(error.code, "CONFIG_UNKNOWN_KEY");
+    assert.equal(error.key, "transports.bulk.concurency");
+    assert.equal(`${error.line}:${error.col}`, "3:5");
+    assert.equal(error.found, 'unknown key "concurency"');
+    assert.match(error.expected, /^one of nexthop, port, tls, .*timeouts \(did you mean "concurrency"\?\)$/);
+  });
+
+  test("unknown top-level key with nothing close gets no suggestion", () => {
+    const error = onlyError("listen: []\nzzzzzz: 1\n");
+    assert.equal(error.code, "CONFIG_UNKNOWN_KEY");
+    assert.equal(`${error.line}:${error.col}`, "2:1");
+    assert.doesNotMatch(error.expected, /did you mean/);
+    assert.match(error.expected, /^one of hostname, spool_dir, listen, /);
+  });
+
+  test("two unknown keys in one map give two errors, each at its key", () => {
+    const errors = errorsOf("limits:\n  max_size: 1\n  max_recipient: 2\n");
+    assert.deepEqual(
+      errors.map((e) => [e.key, e.line, e.col, e.code]),
+      [
+        ["limits.max_size", 2, 3, "CONFIG_UNKNOWN_KEY"],
+        ["limits.max_recipient", 3, 3, "CONFIG_UNKNOWN_KEY"],
+      ],
+    );
+    assert.match(errors[1]!.expected, /did you mean "max_recipients"/);
+  });
+
+  test("bad duration and bad size point at their values", () => {
+    const errors = errorsOf("limits:\n  session_timeout: 5 minutes\n  max_message_size: 25 MiBs\n");
+    assert.deepEqual(
+      errors.map((e) => [e.key, e.line, e.col, e.found]),
+      [
+        ["limits.session_timeout", 2, 20, '"5 minutes"'],
+        ["limits.max_message_size", 3, 21, '"25 MiBs"'],
+      ],
+    );
+    assert.match(errors[0]!.expected, /^a duration such as/);
+    assert.match(errors[1]!.expected, /^a size such as/);
+  });
+
+  test("bad item in a list points at the item", () => {
+    const error = onlyError("transports:\n  mx:\n    retry_schedule:\n      - 5m\n      - soon\n");
+    assert.equal(error.key, "transports.mx.retry_schedule.1");
+    assert.equal(`${error.line}:${error.col}`, "5:9");
+  });
+
+  test("bad CIDR is rejected at the item", () => {
+    const error = onlyError('relay:\n  trusted_networks: ["10.0.0.0/8", "10.0.0.0/33"]\n');
+    assert.equal(error.key, "relay.trusted_networks.1");
+    assert.equal(`${error.line}:${error.col}`, "2:36");
+    assert.equal(error.found, '"10.0.0.0/33"');
+  });
+
+  test("default_transport naming a missing transport points at it and lists the real ones", () => {
+    const error = onlyError("delivery:\n  default_transport: bulk\ntransports:\n  smarthost: {}\n");
+    assert.equal(
+      formatConfigError(error),
+      'mailfleet.yaml:2:22: delivery.default_transport: found "bulk", expected the name of a configured transport (one of mx, smarthost)',
+    );
+  });
+
+  test("wrong type reports what was found", () => {
+    const error = onlyError("listen: 127.0.0.1:2525\n");
+    assert.equal(formatConfigError(error), 'mailfleet.yaml:1:9: listen: found "127.0.0.1:2525", expected a list');
+    const section = onlyError("limits:\n");
+    assert.equal(section.found, "null (empty value)");
+    assert.equal(section.expected, "a map");
+    assert.equal(section.line, 1);
+  });
+
+  test("a file whose top level is not a map is rejected at 1:1", () => {
+    const error = onlyError("- a\n- b\n");
+    assert.equal(formatConfigError(error), "mailfleet.yaml:1:1: found a list, expected a map");
+  });
+
+  test("a bad transport name points at the key", () => {
+    const error = onlyError("transports:\n  'bad name': {}\n");
+    assert.equal(error.key, "transports.bad name");
+    assert.equal(`${error.line}:${error.col}`, "2:3");
+  });
+
+  test("YAML 1.1 booleans are not booleans", () => {
+    const error = onlyError("delivery:\n  allow_private_destinations: yes\n");
+    assert.equal(error.found, '"yes"');
+    assert.equal(error.expected, "true or false");
+  });
+
+  test("values reached through an alias are validated", () => {
+    const errors = errorsOf("transports:\n  a: &t { port: 0 }\n  b: *t\n");
+    assert.deepEqual(
+      errors.map((e) => e.key),
+      ["transports.a.port", "transports.b.port"],
+    );
+  });
+});

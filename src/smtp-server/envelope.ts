@@ -1,0 +1,52 @@
+/**
+ * Turns what smtp-server collected during one mail transaction into the NewMessage the spool
+ * stores. Pure translation, no I/O: DSN parameters (RFC 3461), BODY= (RFC 6152) and SMTPUTF8
+ * (RFC 6531) are mapped to the domain types in src/message/types.ts.
+ */
+import type { SMTPServerAddress, SMTPServerSession } from "smtp-server";
+import type { DsnNotify, MessageDsn, NewMessage, RecipientDsn } from "../message/types.ts";
+import { plainAddress } from "./relay-access.ts";
+
+const NOTIFY_VALUES: ReadonlySet<string> = new Set<DsnNotify>(["SUCCESS", "FAILURE", "DELAY"]);
+
+/** NOTIFY: absent -> null (default behaviour), NEVER -> [], otherwise the listed values. */
+export function recipientDsn(address: SMTPServerAddress): RecipientDsn {
+  const given = address.dsn?.notify;
+  let notify: DsnNotify[] | null = null;
+  if (given !== undefined) {
+    const upper = given.map((value) => value.toUpperCase());
+    notify = upper.includes("NEVER")
+      ? []
+      : upper.filter((value): value is DsnNotify => NOTIFY_VALUES.has(value));
+  }
+  return { notify, orcpt: address.dsn?.orcpt ?? null };
+}
+
+/** RET and ENVID from MAIL FROM; ENVID is kept as given (xtext), as RFC 3464 reports it. */
+export function messageDsn(session: SMTPServerSession): MessageDsn {
+  const dsn = session.envelope.dsn;
+  const ret = dsn?.ret?.toUpperCase();
+  return { ret: ret === "FULL" || ret === "HDRS" ? ret : null, envid: dsn?.envid ?? null };
+}
+
+/** HELO/EHLO name, or "" when the client gave none (smtp-server keeps `false` then). */
+export function clientHelo(session: SMTPServerSession): string {
+  const helo: unknown = session.hostNameAppearsAs;
+  return typeof helo === "string" ? helo : "";
+}
+
+export function toNewMessage(session: SMTPServerSession, arrivedAt: number): NewMessage {
+  const envelope = session.envelope;
+  const mailFrom = envelope.mailFrom;
+  return {
+    sender: mailFrom ? mailFrom.address : "",
+    recipients: envelope.rcptTo.map((rcpt) => ({ address: rcpt.address, dsn: recipientDsn(rcpt) })),
+    dsn: messageDsn(session),
+    bodyType: envelope.bodyType?.toLowerCase() === "8bitmime" ? "8BITMIME" : "7BIT",
+    smtpUtf8: envelope.smtpUtf8 === true,
+    clientAddress: plainAddress(session.remoteAddress),
+    clientHelo: clientHelo(session),
+    arrivedAt,
+    isBounce: false,
+  };
+}
