@@ -25,7 +25,10 @@ describe("formatConfigError", () => {
 
   test("leaves out an empty key and a zero position", () => {
     assert.equal(formatConfigError({ ...base, key: "" }), `mailfleet.yaml:12:5: ${base.message}`);
-    assert.equal(formatConfigError({ ...base, line: 0, col: 0 }), `mailfleet.yaml: transports.mx.tls: ${base.message}`);
+    assert.equal(
+      formatConfigError({ ...base, line: 0, col: 0 }),
+      `mailfleet.yaml: transports.mx.tls: ${base.message}`,
+    );
   });
 });
 
@@ -56,10 +59,15 @@ test("levenshtein", () => {
 });
 
 test("describeValue and oneOf", () => {
-  assert.deepEqual(
-    ["x", 5, true, null, undefined, [1], { a: 1 }].map(describeValue),
-    ['"x"', "5", "true", "null (empty value)", "nothing", "a list", "a map"],
-  );
+  assert.deepEqual(["x", 5, true, null, undefined, [1], { a: 1 }].map(describeValue), [
+    '"x"',
+    "5",
+    "true",
+    "null (empty value)",
+    "nothing",
+    "a list",
+    "a map",
+  ]);
   assert.equal(oneOf(["a", "b"]), "one of a, b");
   assert.equal(oneOf(["a"]), "a");
 });

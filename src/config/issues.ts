@@ -37,14 +37,23 @@ export function issueToErrors(issue: Issue, ctx: IssueContext): ConfigError[] {
       const suggestion = didYouMean(key, known);
       const hint = suggestion === undefined ? "" : ` (did you mean ${JSON.stringify(suggestion)}?)`;
       const expected = known.length > 0 ? `${oneOf(known)}${hint}` : `no keys here${hint}`;
-      return makeError(ctx, "CONFIG_UNKNOWN_KEY", path, "key", `unknown key ${JSON.stringify(key)}`, expected);
+      return makeError(
+        ctx,
+        "CONFIG_UNKNOWN_KEY",
+        path,
+        "key",
+        `unknown key ${JSON.stringify(key)}`,
+        expected,
+      );
     });
   }
   const isKeyIssue = issue.code === "invalid_key";
   const found = isKeyIssue
     ? `key ${JSON.stringify(String(issue.path.at(-1)))}`
     : describeValue(valueAt(ctx.data, issue.path));
-  return [makeError(ctx, "CONFIG_INVALID", issue.path, isKeyIssue ? "key" : "value", found, expectedOf(issue))];
+  return [
+    makeError(ctx, "CONFIG_INVALID", issue.path, isKeyIssue ? "key" : "value", found, expectedOf(issue)),
+  ];
 }
 
 function makeError(

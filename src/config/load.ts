@@ -29,14 +29,21 @@ export interface ParseOptions {
 
 /** The configuration used when there is no file; relative paths resolve against `cwd`. */
 export function builtinConfig(cwd: string = process.cwd()): Config {
-  return createConfigSchema({ baseDir: cwd, defaultHostname: osHostname(), source: BUILTIN_SOURCE }).parse({});
+  return createConfigSchema({ baseDir: cwd, defaultHostname: osHostname(), source: BUILTIN_SOURCE }).parse(
+    {},
+  );
 }
 
 /**
  * Validates config text. `file` is what errors (and Config.source) name; `baseDir` is what relative
  * paths in the file resolve against. Pure apart from reading os.hostname() for the default.
  */
-export function parseConfig(text: string, file: string, baseDir: string, options: ParseOptions = {}): LoadResult {
+export function parseConfig(
+  text: string,
+  file: string,
+  baseDir: string,
+  options: ParseOptions = {},
+): LoadResult {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -73,7 +80,16 @@ export function parseConfig(text: string, file: string, baseDir: string, options
 }
 
 function syntaxErrorAtStart(file: string, message: string): ConfigError {
-  return { code: "CONFIG_SYNTAX", file, line: 1, col: 1, key: "", found: "invalid YAML", expected: "valid YAML", message };
+  return {
+    code: "CONFIG_SYNTAX",
+    file,
+    line: 1,
+    col: 1,
+    key: "",
+    found: "invalid YAML",
+    expected: "valid YAML",
+    message,
+  };
 }
 
 export interface LoadOptions {

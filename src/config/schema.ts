@@ -60,9 +60,12 @@ const positiveDuration = () =>
   });
 const size = () => value(EXPECTED.size, parseSize);
 const integer = (min: number) =>
-  value(`an integer >= ${min}`, (v) => (Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : undefined));
+  value(`an integer >= ${min}`, (v) =>
+    Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : undefined,
+  );
 const hostname = () => value(EXPECTED.hostname, (v) => (isHostname(v) ? v : undefined));
-const text = (expected: string) => value(expected, (v) => (typeof v === "string" && v !== "" ? v : undefined));
+const text = (expected: string) =>
+  value(expected, (v) => (typeof v === "string" && v !== "" ? v : undefined));
 const listenAddress = () => value(EXPECTED.listen, (v) => parseHostPort(v, { minPort: 0 }));
 
 function resolvePath(baseDir: string, path: string): string {
@@ -102,7 +105,12 @@ const transportSchema = z
       nexthop:
         t.nexthop.kind === "mx"
           ? { kind: "mx", port: t.port }
-          : { kind: "host", host: t.nexthop.host, port: t.nexthop.port ?? t.port, lookupMx: t.nexthop.lookupMx },
+          : {
+              kind: "host",
+              host: t.nexthop.host,
+              port: t.nexthop.port ?? t.port,
+              lookupMx: t.nexthop.lookupMx,
+            },
       tls: t.tls,
       bindAddress: t.bind_address,
       helo: t.helo,
@@ -121,13 +129,11 @@ const transportName = z.string().refine((name) => TRANSPORT_NAME_RE.test(name), 
   params: { expected: TRANSPORT_NAME_EXPECTED },
 });
 
-const transportsSchema = z
-  .record(transportName, transportSchema)
-  .transform((transports) => {
-    // The built-in "mx" transport always exists; a file may override it but not remove it.
-    const all: Record<string, UnnamedTransport> = { mx: transportSchema.parse({}), ...transports };
-    return all;
-  });
+const transportsSchema = z.record(transportName, transportSchema).transform((transports) => {
+  // The built-in "mx" transport always exists; a file may override it but not remove it.
+  const all: Record<string, UnnamedTransport> = { mx: transportSchema.parse({}), ...transports };
+  return all;
+});
 
 const limitsSchema = z
   .strictObject({
@@ -169,7 +175,10 @@ const deliverySchema = z
     allow_private_destinations: z.boolean().default(false),
     default_transport: text("a transport name").prefault("mx"),
   })
-  .transform((d) => ({ allowPrivateDestinations: d.allow_private_destinations, defaultTransport: d.default_transport }));
+  .transform((d) => ({
+    allowPrivateDestinations: d.allow_private_destinations,
+    defaultTransport: d.default_transport,
+  }));
 
 const adminSchema = z.strictObject({
   listen: value(`${EXPECTED.listen}, or null to disable`, (v) =>
@@ -189,7 +198,9 @@ export function createConfigSchema(ctx: SchemaContext) {
       dns: dnsSchema.prefault({}),
       delivery: deliverySchema.prefault({}),
       transports: transportsSchema.prefault({}),
-      bounce: z.strictObject({ from: value(EXPECTED.email, (v) => (isEmailAddress(v) ? v : undefined)).optional() }).prefault({}),
+      bounce: z
+        .strictObject({ from: value(EXPECTED.email, (v) => (isEmailAddress(v) ? v : undefined)).optional() })
+        .prefault({}),
       log: z
         .strictObject({
           format: z.enum(LOG_FORMATS).default("text"),

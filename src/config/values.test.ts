@@ -53,12 +53,24 @@ describe("parseHostPort", () => {
 
   test("a missing port needs a default", () => {
     assert.equal(parseHostPort("127.0.0.1", listen), undefined);
-    assert.deepEqual(parseHostPort("127.0.0.1", { minPort: 1, defaultPort: 53 }), { host: "127.0.0.1", port: 53 });
+    assert.deepEqual(parseHostPort("127.0.0.1", { minPort: 1, defaultPort: 53 }), {
+      host: "127.0.0.1",
+      port: 53,
+    });
     assert.deepEqual(parseHostPort("::1", { minPort: 1, defaultPort: 53 }), { host: "::1", port: 53 });
   });
 
   test("rejects bad ports and hosts", () => {
-    for (const bad of ["127.0.0.1:70000", "127.0.0.1:x", "127.0.0.1:", "::1:25", "[::1", "bad host:25", ":25", 25]) {
+    for (const bad of [
+      "127.0.0.1:70000",
+      "127.0.0.1:x",
+      "127.0.0.1:",
+      "::1:25",
+      "[::1",
+      "bad host:25",
+      ":25",
+      25,
+    ]) {
       assert.equal(parseHostPort(bad, listen), undefined, String(bad));
     }
     assert.equal(parseHostPort("127.0.0.1:0", { minPort: 1 }), undefined);
@@ -78,7 +90,16 @@ describe("parseCidr", () => {
   });
 
   test("rejects bad prefixes and addresses", () => {
-    for (const bad of ["10.0.0.0/33", "::/129", "10.0.0/8", "10.0.0.0/", "10.0.0.0/8/8", "example.com/8", "10.0.0.0/-1", 8]) {
+    for (const bad of [
+      "10.0.0.0/33",
+      "::/129",
+      "10.0.0/8",
+      "10.0.0.0/",
+      "10.0.0.0/8/8",
+      "example.com/8",
+      "10.0.0.0/-1",
+      8,
+    ]) {
       assert.equal(parseCidr(bad), undefined, String(bad));
     }
   });
@@ -100,11 +121,21 @@ describe("parseNexthop", () => {
       port: undefined,
       lookupMx: true,
     });
-    assert.deepEqual(parseNexthop("relay.example:26"), { kind: "host", host: "relay.example", port: 26, lookupMx: true });
+    assert.deepEqual(parseNexthop("relay.example:26"), {
+      kind: "host",
+      host: "relay.example",
+      port: 26,
+      lookupMx: true,
+    });
   });
 
   test("an IP literal is never MX-looked-up", () => {
-    assert.deepEqual(parseNexthop("192.0.2.1:25"), { kind: "host", host: "192.0.2.1", port: 25, lookupMx: false });
+    assert.deepEqual(parseNexthop("192.0.2.1:25"), {
+      kind: "host",
+      host: "192.0.2.1",
+      port: 25,
+      lookupMx: false,
+    });
   });
 
   test("rejects junk", () => {

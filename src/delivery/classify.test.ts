@@ -1,15 +1,24 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { classifyReply, defaultEnhancedCode, networkFailureReply, parseReply, withEnhancedCode } from "./classify.ts";
+import {
+  classifyReply,
+  defaultEnhancedCode,
+  networkFailureReply,
+  parseReply,
+  withEnhancedCode,
+} from "./classify.ts";
 
 const gmailRate = [
   "421-4.7.28 [192.0.2.5      15] Our system has detected an unusual rate of",
   "421-4.7.28 unsolicited mail originating from your IP address. To protect our",
   "421 4.7.28 users from spam, mail sent from your IP address has been temporarily rate limited.",
 ].join("\n");
-const yahooTss = "421 4.7.0 [TSS04] Messages from 192.0.2.5 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes";
-const outlook = "451 4.7.650 The mail server [192.0.2.5] has been temporarily rate limited due to IP reputation.";
-const userUnknown = "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table";
+const yahooTss =
+  "421 4.7.0 [TSS04] Messages from 192.0.2.5 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes";
+const outlook =
+  "451 4.7.650 The mail server [192.0.2.5] has been temporarily rate limited due to IP reputation.";
+const userUnknown =
+  "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual mailbox table";
 const mailboxFull = "552 5.2.2 The email account that you tried to reach is over quota.";
 
 describe("parseReply", () => {
@@ -17,7 +26,10 @@ describe("parseReply", () => {
     const r = parseReply(gmailRate);
     assert.equal(r.code, 421);
     assert.equal(r.enhanced, "4.7.28");
-    assert.match(r.text, /^\[192\.0\.2\.5 {6}15\] Our system .* unsolicited mail originating .* rate limited\.$/);
+    assert.match(
+      r.text,
+      /^\[192\.0\.2\.5 {6}15\] Our system .* unsolicited mail originating .* rate limited\.$/,
+    );
   });
 
   it("leaves enhanced null when absent or of another class", () => {
@@ -36,7 +48,9 @@ describe("classifyReply", () => {
     assert.deepEqual(classifyReply(parseReply(gmailRate), "dot"), { kind: "deferred", scope: "source" });
     assert.deepEqual(classifyReply(parseReply(yahooTss), "greeting"), { kind: "deferred", scope: "source" });
     assert.deepEqual(classifyReply(parseReply(outlook), "rcpt"), { kind: "deferred", scope: "source" });
-    const spamhaus = parseReply("554 5.7.1 Service unavailable; Client host [192.0.2.5] blocked using zen.spamhaus.org");
+    const spamhaus = parseReply(
+      "554 5.7.1 Service unavailable; Client host [192.0.2.5] blocked using zen.spamhaus.org",
+    );
     assert.deepEqual(classifyReply(spamhaus, "rcpt"), { kind: "bounced", scope: "source" });
   });
 

@@ -11,7 +11,11 @@ import type { Config } from "../config/types.ts";
 export type DnsFailureKind = "nonexistent" | "nodata" | "temporary";
 
 export type DnsResult<T> =
-  | { ok: true; records: T[]; /** Smallest TTL in seconds, or null when the API gives none. */ ttl: number | null }
+  | {
+      ok: true;
+      records: T[] /** Smallest TTL in seconds, or null when the API gives none. */;
+      ttl: number | null;
+    }
   | { ok: false; failure: DnsFailureKind; code: string; message: string };
 
 export interface MxRecord {
@@ -49,14 +53,20 @@ function minTtl(ttls: number[]): number | null {
 export function createDnsResolver(config: Config["dns"]): DnsLookups {
   const resolver = new dns.Resolver({ timeout: config.timeoutMs, tries: config.tries });
   if (config.servers.length > 0) {
-    resolver.setServers(config.servers.map((s) => (s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)));
+    resolver.setServers(
+      config.servers.map((s) => (s.host.includes(":") ? `[${s.host}]:${s.port}` : `${s.host}:${s.port}`)),
+    );
   }
   return {
     async mx(name) {
       try {
         const records = await resolver.resolveMx(name);
         // node's API gives no TTL for MX answers.
-        return { ok: true, records: records.map((r) => ({ exchange: r.exchange, preference: r.priority })), ttl: null };
+        return {
+          ok: true,
+          records: records.map((r) => ({ exchange: r.exchange, preference: r.priority })),
+          ttl: null,
+        };
       } catch (err) {
         return failure(err);
       }

@@ -8,9 +8,11 @@
  * So we write our enhanced code at the start of the text, and `useOwnEnhancedCodes` makes a
  * connection send such a text without adding one of its own.
  */
-import type { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
-import type { SMTPServerError } from "smtp-server";
+import type { SMTPServer, SMTPServerError } from "smtp-server";
 import type { Reply } from "../message/types.ts";
+
+/** One client connection of an SMTPServer (the class smtp-server keeps in `server.connections`). */
+export type SmtpConnection = SMTPServer["connections"] extends Set<infer C> ? C : never;
 
 const LEADING_ENHANCED_CODE = /^([245])\.\d{1,3}\.\d{1,3} /;
 
@@ -27,7 +29,7 @@ export function replyError(reply: Reply): SMTPServerError {
 }
 
 /** Wraps `connection.send` so a text that starts with a matching enhanced code is sent as is. */
-export function useOwnEnhancedCodes(connection: SMTPConnection): void {
+export function useOwnEnhancedCodes(connection: SmtpConnection): void {
   const send = connection.send.bind(connection);
   connection.send = (code, data, context) => {
     const match = typeof data === "string" ? LEADING_ENHANCED_CODE.exec(data) : null;

@@ -109,7 +109,8 @@ function respond(zone: Map<string, ZoneEntry>, query: dnsPacket.DecodedPacket, u
   if (!question) return dnsPacket.encode({ ...base, flags: RCODE.NOTIMP });
   const result = lookup(zone, question);
   if (result.silent) return null;
-  const flags = dnsPacket.AUTHORITATIVE_ANSWER | ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | result.rcode;
+  const flags =
+    dnsPacket.AUTHORITATIVE_ANSWER | ((query.flags ?? 0) & dnsPacket.RECURSION_DESIRED) | result.rcode;
   const full = dnsPacket.encode({ ...base, flags, answers: result.answers });
   if (udpLimit === null || full.length <= udpLimit) return full;
   return dnsPacket.encode({ ...base, flags: flags | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
