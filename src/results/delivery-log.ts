@@ -220,5 +220,5 @@ function quote(text: string): string {
 
 /** No control characters in a text line: a CR or LF in an address must not forge a log line. */
 function clean(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, "?");
+  return text.replace(/\p{Cc}/gu, "?");
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import type { DsnNotify, StoredMessage } from "../message/types.ts";
-import { type DsnFailure, type DsnInput, buildDsn, headerBlock } from "./dsn.ts";
+import { buildDsn, type DsnFailure, type DsnInput, headerBlock } from "./dsn.ts";
 
 // Golden files: run with UPDATE_GOLDEN=1 to rewrite them after an intended change, then review the diff.
 const goldenDir = new URL("../../test/fixtures/dsn/", import.meta.url);
@@ -98,7 +98,10 @@ interface Part {
 /** Minimal MIME reader for the tests: unfolded headers (lowercase names) and the raw body. */
 function parsePart(data: Buffer): Part {
   const end = data.indexOf("\r\n\r\n");
-  const head = data.subarray(0, end).toString().replace(/\r\n[ \t]+/g, " ");
+  const head = data
+    .subarray(0, end)
+    .toString()
+    .replace(/\r\n[ \t]+/g, " ");
   const headers = new Map<string, string>();
   for (const line of head.split("\r\n")) {
     const colon = line.indexOf(":");
@@ -227,7 +230,10 @@ describe("buildDsn: the notification message", () => {
     assert.equal(first!.has("Original-Recipient"), false);
     assert.equal(first!.has("Will-Retry-Until"), false);
     assert.equal(second!.has("Remote-MTA"), false);
-    assert.equal(second!.get("Diagnostic-Code"), "X-mailfleet; 556 5.1.10 domain example.net does not accept mail (null MX)");
+    assert.equal(
+      second!.get("Diagnostic-Code"),
+      "X-mailfleet; 556 5.1.10 domain example.net does not accept mail (null MX)",
+    );
     const text = parts[0]!.body.toString();
     assert.match(text, /<b@example\.com>: host mx\.example\.com said: 550 5\.1\.1/);
     assert.match(text, /<c@example\.net>: 556 5\.1\.10 domain example\.net/);
@@ -281,7 +287,10 @@ describe("buildDsn: the notification message", () => {
     assert.equal(recipient.get("Action"), "failed");
     assert.equal(recipient.get("Status"), "4.4.7");
     assert.equal(recipient.get("Diagnostic-Code"), "smtp; 421 4.4.2 mx.example.net: connection timed out");
-    assert.match(parts[0]!.body.toString().replace(/\r\n {4}/g, " "), /message delivery time expired; last error: host mx\.example\.net said: 421/);
+    assert.match(
+      parts[0]!.body.toString().replace(/\r\n {4}/g, " "),
+      /message delivery time expired; last error: host mx\.example\.net said: 421/,
+    );
     assertGolden("expired.eml", dsn.body);
   });
 });
@@ -298,11 +307,17 @@ describe("buildDsn: golden files", () => {
   });
 
   it("delayed: a warning with Will-Retry-Until and headers only even with RET=FULL", async () => {
-    const dsn = await build({ original: original({ dsn: { ret: "FULL", envid: null } }), failures: [greylisted] });
+    const dsn = await build({
+      original: original({ dsn: { ret: "FULL", envid: null } }),
+      failures: [greylisted],
+    });
     const top = parsePart(dsn.body);
     assert.equal(top.headers.get("subject"), "Delayed Mail (still being retried)");
     const parts = splitMultipart(top);
-    assert.equal(parseStatusFields(parts[1]!.body)[1]!.get("Will-Retry-Until"), "Sat, 28 Nov 2026 11:00:00 +0000");
+    assert.equal(
+      parseStatusFields(parts[1]!.body)[1]!.get("Will-Retry-Until"),
+      "Sat, 28 Nov 2026 11:00:00 +0000",
+    );
     assert.equal(parts[2]!.headers.get("content-type"), "text/rfc822-headers");
     assertGolden("delayed.eml", dsn.body);
   });

@@ -109,7 +109,9 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
       `Content-Description: ${anyFailed ? "Undelivered Message Headers" : "Delayed Message Headers"}`,
       ...(eightBit ? ["Content-Transfer-Encoding: 8bit"] : []),
     ];
-    root.createChild(false).setRaw(Buffer.concat([Buffer.from(`${partHeaders.join("\r\n")}\r\n\r\n`), headers]));
+    root
+      .createChild(false)
+      .setRaw(Buffer.concat([Buffer.from(`${partHeaders.join("\r\n")}\r\n\r\n`), headers]));
   }
 
   const body = await root.build();
@@ -197,7 +199,8 @@ function deliveryStatus(input: DsnInput, reported: DsnFailure[]): string {
     `X-Mailfleet-Queue-ID: ${original.id}`,
     `X-Mailfleet-Sender: ${addressField(original.sender)}`,
   ];
-  if (original.dsn.envid !== null) messageFields.push(`Original-Envelope-Id: ${fieldText(original.dsn.envid)}`);
+  if (original.dsn.envid !== null)
+    messageFields.push(`Original-Envelope-Id: ${fieldText(original.dsn.envid)}`);
   messageFields.push(`Arrival-Date: ${rfc5322Date(new Date(original.arrivedAt))}`);
 
   const blocks = [messageFields];
@@ -232,7 +235,7 @@ function addressField(address: string): string {
 
 /** Header-safe text: no line breaks or control characters (non-ASCII kept for utf-8 types). */
 function fieldText(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]/g, "?");
+  return text.replace(/\p{Cc}/gu, "?");
 }
 
 /** Folds a long header field at spaces (continuation lines start with a space). */
@@ -280,7 +283,7 @@ function compactTime(date: Date): string {
 }
 
 function hasNonAscii(text: string): boolean {
-  return /[^\x00-\x7f]/.test(text);
+  return /[^\p{ASCII}]/u.test(text);
 }
 
 function hasEightBit(data: Buffer): boolean {

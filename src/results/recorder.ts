@@ -67,7 +67,7 @@ export function createResultRecorder(deps: RecorderDeps): ResultRecorder {
       let queued: QueuedMessage | null = null;
       if (failures.length > 0 && message.sender !== "" && !message.isBounce) {
         const originalBody = await deps.spool.readBody(message.id);
-        const dsn = buildDsn({
+        const dsn = await buildDsn({
           original: message,
           originalBody,
           failures: failures.map((f) => ({
@@ -100,7 +100,10 @@ export function createResultRecorder(deps: RecorderDeps): ResultRecorder {
       }
       await deps.spool.markRecipients(
         message.id,
-        failures.map((f) => ({ index: f.index, state: f.kind === "bounced" ? ("bounced" as const) : ("expired" as const) })),
+        failures.map((f) => ({
+          index: f.index,
+          state: f.kind === "bounced" ? ("bounced" as const) : ("expired" as const),
+        })),
       );
       for (const f of failures) message.recipients[f.index]!.state = f.kind;
       logIfDone(message);

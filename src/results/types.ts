@@ -3,8 +3,9 @@
  * (outcomes, expiry); the results stage makes it durable and visible: spool updates, DSNs,
  * delivery log lines.
  */
-import type { QueuedMessage } from "../spool/types.ts";
+
 import type { RecipientOutcome, Reply } from "../message/types.ts";
+import type { QueuedMessage } from "../spool/types.ts";
 
 /** A recipient that failed for good in this attempt round. */
 export interface FinalFailure {

@@ -1,0 +1,197 @@
+/**
+ * Test-only helpers for the listener tests: a config with small limits, a Receiver that records
+ * what it was given, and a raw SMTP client that writes exact bytes and reads whole replies.
+ * A raw socket is used (not a full client library) where tests need exact bytes on the wire.
+ */
+import { connect, type Socket } from "node:net";
+import pino from "pino";
+import type { Config } from "../config/types.ts";
+import type { NewMessage, Reply } from "../message/types.ts";
+import { createListener, type ListenerDeps, type SmtpListener } from "./listener.ts";
+import type { AcceptResult, Receiver } from "./types.ts";
+
+export function testConfig(overrides: { limits?: Partial<Config["limits"]>; trustedNetworks?: string[] } = {}): Config {
+  return {
+    source: "<test>",
+    hostname: "mx.test.example",
+    spoolDir: "/nonexistent",
+    listen: [{ host: "127.0.0.1", port: 0 }],
+    limits: {
+      maxMessageSize: 10_000,
+      maxRecipients: 3,
+      maxLineLength: 998,
+      maxCommandLength: 2048,
+      minFreeDiskBytes: 0,
+      sessionTimeoutMs: 10_000,
+      ...overrides.limits,
+    },
+    relay: { trustedNetworks: overrides.trustedNetworks ?? ["127.0.0.0/8"] },
+    dns: { servers: [], timeoutMs: 1000, tries: 1 },
+    delivery: { allowPrivateDestinations: true, defaultTransport: "default" },
+    transports: {},
+    bounce: { from: "MAILER-DAEMON@mx.test.example" },
+    log: { format: "json", file: "-", level: "error" },
+    admin: { listen: null },
+  };
+}
+
+export interface RecordingReceiver extends Receiver {
+  accepted: { message: NewMessage; body: Buffer }[];
+  capacityReply: Reply | null;
+  /** What accept does: answer with a result, or throw. */
+  acceptBehaviour: "ok" | "throw" | { reply: Reply };
+}
+
+export function recordingReceiver(): RecordingReceiver {
+  let counter = 0;
+  const receiver: RecordingReceiver = {
+    accepted: [],
+    capacityReply: null,
+    acceptBehaviour: "ok",
+    async checkCapacity() {
+      return receiver.capacityReply;
+    },
+    async accept(message, body): Promise<AcceptResult> {
+      if (receiver.acceptBehaviour === "throw") throw new Error("disk on fire");
+      if (receiver.acceptBehaviour !== "ok") return { ok: false, reply: receiver.acceptBehaviour.reply };
+      receiver.accepted.push({ message, body });
+      counter++;
+      return { ok: true, id: `TESTID${String(counter).padStart(14, "0")}` };
+    },
+  };
+  return receiver;
+}
+
+export interface RunningListener {
+  listener: SmtpListener;
+  port: number;
+  receiver: RecordingReceiver;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function startTestListener(
+  config: Config,
+  receiver = recordingReceiver(),
+  extra: Partial<Pick<ListenerDeps, "closeGraceMs">> = {},
+): Promise<RunningListener> {
+  const listener = createListener({ config, receiver, logger: pino({ level: "silent" }), closeGraceMs: 500, ...extra });
+  const [first] = await listener.start();
+  if (first === undefined) throw new Error("listener bound nothing");
+  return { listener, port: first.port, receiver, [Symbol.asyncDispose]: () => listener.stop() };
+}
+
+export interface SmtpReply {
+  code: number;
+  lines: string[];
+  /** All lines joined with "\n", without the "250-" prefixes. */
+  text: string;
+  /** The last line as sent, e.g. "250 2.0.0 Ok: queued as X". */
+  last: string;
+}
+
+const REPLY_WAIT_MS = 5000;
+
+/** A raw SMTP client: `send` writes exact bytes, `reply` waits for the next whole reply. */
+export class RawSmtpClient {
+  readonly #socket: Socket;
+  #buffer = "";
+  #replies: SmtpReply[] = [];
+  #waiting: (() => void) | null = null;
+  #closed = false;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on("data", (data: Buffer) => {
+      this.#buffer += data.toString("latin1");
+      this.#parse();
+    });
+    socket.on("close", () => {
+      this.#closed = true;
+      this.#waiting?.();
+    });
+    socket.on("error", () => {});
+  }
+
+  static connect(port: number, localAddress = "127.0.0.1"): Promise<RawSmtpClient> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: "127.0.0.1", port, localAddress }, () => resolve(new RawSmtpClient(socket)));
+      socket.once("error", reject);
+    });
+  }
+
+  #parse(): void {
+    const lines: string[] = [];
+    for (;;) {
+      const end = this.#buffer.indexOf("\r\n");
+      if (end < 0) break;
+      const line = this.#buffer.slice(0, end);
+      this.#buffer = this.#buffer.slice(end + 2);
+      lines.push(line);
+      if (line.charAt(3) !== "-") {
+        const text = lines.map((l) => l.slice(4)).join("\n");
+        this.#replies.push({ code: Number(line.slice(0, 3)), lines: [...lines], text, last: line });
+        lines.length = 0;
+      }
+    }
+    // An unfinished multi-line reply goes back into the buffer.
+    if (lines.length > 0) this.#buffer = `${lines.map((l) => `${l}\r\n`).join("")}${this.#buffer}`;
+    this.#waiting?.();
+  }
+
+  send(data: string | Buffer): void {
+    this.#socket.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
+  }
+
+  /** The next reply; rejects after a few seconds or when the connection closes first. */
+  async reply(): Promise<SmtpReply> {
+    const deadline = Date.now() + REPLY_WAIT_MS;
+    while (this.#replies.length === 0) {
+      if (this.#closed) throw new Error("connection closed while waiting for a reply");
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no reply within ${REPLY_WAIT_MS} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiting = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#waiting = null;
+    }
+    return this.#replies.shift()!;
+  }
+
+  async replies(count: number): Promise<SmtpReply[]> {
+    const all: SmtpReply[] = [];
+    for (let i = 0; i < count; i++) all.push(await this.reply());
+    return all;
+  }
+
+  /** Sends one command line (CRLF added) and returns its reply. */
+  async command(line: string): Promise<SmtpReply> {
+    this.send(`${line}\r\n`);
+    return this.reply();
+  }
+
+  /** Reads the greeting and says EHLO; returns the EHLO reply. */
+  async hello(name = "client.test.example"): Promise<SmtpReply> {
+    const greeting = await this.reply();
+    if (greeting.code !== 220) throw new Error(`unexpected greeting ${greeting.last}`);
+    return this.command(`EHLO ${name}`);
+  }
+
+  /** True once the server has closed the connection (waits up to `ms`). */
+  async closedWithin(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (!this.#closed && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+    return this.#closed;
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
