@@ -23,7 +23,7 @@ export async function runStart(args: string[]): Promise<number> {
       : (mkdirSync(dirname(config.log.file), { recursive: true }), createWriteStream(config.log.file, { flags: "a" }));
   let instance: Awaited<ReturnType<typeof startInstance>>;
   try {
-    instance = await startInstance({ config, logger, writeDeliveryLog: (line) => out.write(`${line}\n`) });
+    instance = await startInstance({ config, logger, writeDeliveryLog: (line) => out.write(line) });
   } catch (err) {
     if (err instanceof SpoolError && err.code === "SPOOL_LOCKED") throw new CliError(err.message, EXIT.tempFail);
     if (err instanceof Error && "code" in err && (err.code === "EADDRINUSE" || err.code === "EADDRNOTAVAIL")) {

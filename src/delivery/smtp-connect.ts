@@ -82,10 +82,10 @@ function connectSocket(target: ConnectTarget): Promise<{ ok: true; socket: net.S
   });
 }
 
-function stageOf(err: SmtpClientError, upgrading: boolean, greeted: boolean): SmtpStage {
+function stageOf(err: SmtpClientError, upgrading: boolean): SmtpStage {
   if (upgrading || err.code === "ETLS" || err.command === "STARTTLS") return "tls";
   if (err.command === "EHLO" || err.command === "HELO") return "ehlo";
-  return greeted ? "ehlo" : "greeting";
+  return "greeting";
 }
 
 /** Describes a failed setup as a reply; TLS failures are always temporary (4.7.5). */
@@ -140,7 +140,6 @@ export async function connectToAddress(target: ConnectTarget): Promise<ConnectRe
   const conn = new SMTPConnection(clientOptions(target, socket));
   const internals = conn as unknown as SmtpConnectionInternals;
   const { timeouts } = target.transport;
-  let greeted = false;
 
   return new Promise<ConnectResult>((resolve) => {
     let settled = false;
@@ -152,7 +151,7 @@ export async function connectToAddress(target: ConnectTarget): Promise<ConnectRe
       if (!result.ok) conn.close();
       resolve(result);
     };
-    const fail = (err: SmtpClientError) => finish(setupFailure(target, err, stageOf(err, internals.upgrading === true, greeted)));
+    const fail = (err: SmtpClientError) => finish(setupFailure(target, err, stageOf(err, internals.upgrading === true)));
     const onEnd = () => fail(Object.assign(new Error("connection closed"), { code: "ECONNECTION" }));
     // Backstop for every wait nodemailer does not bound on its own.
     const guard = setTimeout(
@@ -164,9 +163,6 @@ export async function connectToAddress(target: ConnectTarget): Promise<ConnectRe
       if (!settled) fail(err);
     });
     conn.once("end", onEnd);
-    socket.once("data", () => {
-      greeted = true;
-    });
     conn.connect((err) => {
       if (err) fail(err as SmtpClientError);
       else finish({ ok: true, conn, internals, sourceIp });

@@ -23,7 +23,7 @@ import { queueListing } from "./queue-view.ts";
 export interface InstanceOptions {
   config: Config;
   logger: Logger;
-  /** Where delivery-log lines go (one line per call, no trailing newline). */
+  /** Where delivery-log lines go (one complete line per call, ending in a newline). */
   writeDeliveryLog: (line: string) => void;
   name?: string;
 }

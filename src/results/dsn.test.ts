@@ -273,6 +273,21 @@ describe("buildDsn: the notification message", () => {
     assert.deepEqual(returned.body, body);
   });
 
+  it("types UTF-8 addresses as utf-8 in a message/global-delivery-status (RFC 6533)", async () => {
+    const utf8 = original({ sender: "j\u00f6rg@example.org", smtpUtf8: true });
+    utf8.recipients[0]!.address = "b\u00fccher@example.com";
+    const dsn = await build({ original: utf8 });
+    assert.equal(dsn.message.smtpUtf8, true);
+    assert.equal(dsn.message.recipients[0]!.address, "j\u00f6rg@example.org");
+    const top = parsePart(dsn.body);
+    assert.equal(top.headers.get("to"), "j\u00f6rg@example.org");
+    const report = splitMultipart(top)[1]!;
+    assert.equal(report.headers.get("content-type"), "message/global-delivery-status");
+    const fields = parseStatusFields(report.body);
+    assert.equal(fields[0]!.get("X-Mailfleet-Sender"), "utf-8; j\u00f6rg@example.org");
+    assert.equal(fields[1]!.get("Final-Recipient"), "utf-8; b\u00fccher@example.com");
+  });
+
   it("reports an expired message as failed 4.4.7 with the last error", async () => {
     const expired: DsnFailure = {
       index: 1,

@@ -72,7 +72,8 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
   });
   root.setHeader([
     { key: "From", value: { name: "Mail Delivery System", address: input.from } },
-    { key: "To", value: addressHeaderValue(original.sender) },
+    // MimeNode keeps a UTF-8 mailbox as is (RFC 6532) and punycodes only an IDN domain.
+    { key: "To", value: original.sender },
     { key: "Subject", value: anyFailed ? FAILED_SUBJECT : DELAYED_SUBJECT },
     { key: "Date", value: input.now },
     { key: "Message-ID", value: `<${compactTime(input.now)}.${token()}@${input.reportingMta}>` },
@@ -241,11 +242,6 @@ function fieldText(text: string): string {
 /** Folds a long header field at spaces (continuation lines start with a space). */
 function foldField(field: string): string {
   return wrap(field, 76, " ").join("\r\n");
-}
-
-/** An address for the To: header; a UTF-8 mailbox is written as is (RFC 6532), not mangled. */
-function addressHeaderValue(address: string) {
-  return hasNonAscii(address) ? { prepared: true, value: `<${fieldText(address)}>` } : address;
 }
 
 /** The header block of a message, up to and including the CRLF before the blank line. */

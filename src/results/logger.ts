@@ -1,6 +1,6 @@
 /**
  * The operational logger (start-up, errors, connections; not the delivery log): pino, writing
- * JSON lines to stdout or to a file. One is created per instance by the composition root and
+ * JSON lines to stdout, stderr or a file. One is created per instance by the composition root and
  * handed to modules in their deps; nothing here is a module-level singleton.
  *
  * A file destination is asynchronous (sync: false) so logging never blocks the event loop on
@@ -11,7 +11,7 @@ import type { Config } from "../config/types.ts";
 
 export interface LoggerOptions {
   level: Config["log"]["level"];
-  /** "-" for stdout, otherwise a file path (parent directories are created). */
+  /** "-" for stdout, "stderr" for standard error, otherwise a file path (parents are created). */
   file: string;
 }
 
@@ -19,6 +19,8 @@ export function createLogger(options: LoggerOptions): Logger {
   const destination =
     options.file === "-"
       ? pino.destination(1)
-      : pino.destination({ dest: options.file, mkdir: true, sync: false });
+      : options.file === "stderr"
+        ? pino.destination(2)
+        : pino.destination({ dest: options.file, mkdir: true, sync: false });
   return pino({ level: options.level, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }

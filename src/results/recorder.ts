@@ -73,7 +73,7 @@ export function createResultRecorder(deps: RecorderDeps): ResultRecorder {
           failures: failures.map((f) => ({
             index: f.index,
             action: "failed" as const,
-            status: f.reply.enhanced ?? (f.kind === "expired" ? "4.4.7" : "5.0.0"),
+            status: f.kind === "expired" ? "4.4.7" : (f.reply.enhanced ?? "5.0.0"),
             reply: f.reply,
             remoteMta: f.remoteMta,
           })),

@@ -48,13 +48,20 @@ describe("SMTP listener", () => {
     const running = await startTestListener(testConfig());
     try {
       const connection = new SMTPConnection({ host: "127.0.0.1", port: running.port, name: "nm.example" });
-      await new Promise<void>((resolve, reject) => connection.connect((err) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) =>
+        connection.connect((err) => (err ? reject(err) : resolve())),
+      );
       const info = await new Promise<{ response: string }>((resolve, reject) =>
         connection.send(
           {
             from: "sender@src.example",
             to: ["one@dest.example"],
-            dsn: { ret: "HDRS", envid: "env-1", notify: ["SUCCESS", "FAILURE"], orcpt: "rfc822;orig@dest.example" },
+            dsn: {
+              ret: "HDRS",
+              envid: "env-1",
+              notify: ["SUCCESS", "FAILURE"],
+              orcpt: "rfc822;orig@dest.example",
+            },
           },
           "Subject: hi\r\n\r\nhello\r\n",
           (err, result) => (err || !result ? reject(err) : resolve(result)),
@@ -67,7 +74,10 @@ describe("SMTP listener", () => {
       const { message, body } = stored;
       assert.equal(message.sender, "sender@src.example");
       assert.deepEqual(message.recipients, [
-        { address: "one@dest.example", dsn: { notify: ["SUCCESS", "FAILURE"], orcpt: "rfc822;orig@dest.example" } },
+        {
+          address: "one@dest.example",
+          dsn: { notify: ["SUCCESS", "FAILURE"], orcpt: "rfc822;orig@dest.example" },
+        },
       ]);
       assert.deepEqual(message.dsn, { ret: "HDRS", envid: "env-1" });
       assert.equal(message.clientAddress, "127.0.0.1");
@@ -87,9 +97,15 @@ describe("SMTP listener", () => {
   it("maps MAIL and RCPT parameters: null sender, BODY, SMTPUTF8, NOTIFY=NEVER, absent DSN", async () => {
     const running = await withSession(testConfig(), async (client) => {
       await client.hello();
-      assert.equal((await client.command("MAIL FROM:<> BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=a+2Bb")).code, 250);
+      assert.equal(
+        (await client.command("MAIL FROM:<> BODY=8BITMIME SMTPUTF8 RET=FULL ENVID=a+2Bb")).code,
+        250,
+      );
       assert.equal((await client.command("RCPT TO:<a@dest.example> NOTIFY=NEVER")).code, 250);
-      assert.equal((await client.command("RCPT TO:<b@dest.example> NOTIFY=delay ORCPT=rfc822;x@y")).code, 250);
+      assert.equal(
+        (await client.command("RCPT TO:<b@dest.example> NOTIFY=delay ORCPT=rfc822;x@y")).code,
+        250,
+      );
       assert.equal((await client.command("RCPT TO:<c@dest.example>")).code, 250);
       assert.equal((await client.command("DATA")).code, 354);
       client.send("Subject: x\r\n\r\nbody\r\n.\r\n");
@@ -120,7 +136,10 @@ describe("SMTP listener", () => {
     const running = await withSession(config, async (client) => {
       await client.hello();
       assert.equal((await client.command("MAIL FROM:<sender@src.example>")).code, 250);
-      assert.equal((await client.command("RCPT TO:<rcpt@dest.example>")).last, "554 5.7.1 Relay access denied");
+      assert.equal(
+        (await client.command("RCPT TO:<rcpt@dest.example>")).last,
+        "554 5.7.1 Relay access denied",
+      );
       assert.match((await client.command("DATA")).last, /^503 /);
     });
     assert.equal(running.receiver.accepted.length, 0);
@@ -143,7 +162,10 @@ describe("SMTP listener", () => {
     const running = await withSession(testConfig({ maxMessageSize: 1000 }), async (client) => {
       await client.hello();
       assert.match((await client.command("MAIL FROM:<s@src.example> SIZE=1001")).last, /^552 5\.3\.4 /);
-      const reply = await transaction(client, `Subject: big\r\n\r\n${"x".repeat(70)}\r\n`.repeat(20) + ".\r\n");
+      const reply = await transaction(
+        client,
+        `Subject: big\r\n\r\n${"x".repeat(70)}\r\n`.repeat(20) + ".\r\n",
+      );
       assert.match(reply.last, /^552 5\.3\.4 .*1000/);
       // the session goes on
       assert.equal((await transaction(client, "small\r\n.\r\n")).code, 250);
@@ -192,7 +214,10 @@ describe("SMTP listener", () => {
     const client = await RawSmtpClient.connect(running.port);
     try {
       await client.hello();
-      assert.equal((await client.command("MAIL FROM:<s@src.example>")).last, "452 4.3.1 Insufficient system storage");
+      assert.equal(
+        (await client.command("MAIL FROM:<s@src.example>")).last,
+        "452 4.3.1 Insufficient system storage",
+      );
       running.receiver.capacityReply = null;
       assert.equal((await client.command("MAIL FROM:<s@src.example>")).code, 250);
     } finally {
@@ -208,7 +233,9 @@ describe("SMTP listener", () => {
       await client.hello();
       running.receiver.acceptBehaviour = "throw";
       assert.equal((await transaction(client, "x\r\n.\r\n")).last, "451 4.3.0 Error: queue file write error");
-      running.receiver.acceptBehaviour = { reply: { code: 554, enhanced: "5.7.1", text: "Refused by policy" } };
+      running.receiver.acceptBehaviour = {
+        reply: { code: 554, enhanced: "5.7.1", text: "Refused by policy" },
+      };
       assert.equal((await transaction(client, "x\r\n.\r\n")).last, "554 5.7.1 Refused by policy");
       assert.equal(running.receiver.accepted.length, 0);
     } finally {
@@ -240,34 +267,57 @@ describe("SMTP listener", () => {
     assert.equal(running.receiver.accepted.length, 1);
   });
 
-  it("stop() lets a running transaction finish, then closes", async () => {
-    const running = await startTestListener(testConfig(), undefined, { closeGraceMs: 3000 });
+  it("stop() lets a message being received finish, then says 421", async () => {
+    const running = await startTestListener(testConfig(), undefined, { closeGraceMs: 5000 });
     const client = await RawSmtpClient.connect(running.port);
     try {
       await client.hello();
       await client.command("MAIL FROM:<s@src.example>");
+      await client.command("RCPT TO:<r@dest.example>");
+      assert.equal((await client.command("DATA")).code, 354);
+      client.send("Subject: half\r\n");
       const stopped = running.listener.stop();
       await assert.rejects(RawSmtpClient.connect(running.port), /ECONNREFUSED/);
-      assert.equal((await client.command("RCPT TO:<r@dest.example>")).code, 250);
-      assert.equal((await client.command("DATA")).code, 354);
-      client.send("x\r\n.\r\n");
+      client.send("rest of it\r\n.\r\n");
       assert.equal((await client.reply()).code, 250);
-      assert.equal((await client.command("QUIT")).code, 221);
+      assert.equal((await client.reply()).last, "421 4.3.2 Service shutting down, try again later");
       await stopped;
+      assert.equal(await client.closedWithin(2000), true);
       assert.equal(running.receiver.accepted.length, 1);
     } finally {
       client.close();
     }
   });
 
-  it("stop() closes a session that outlives the grace period with 421", async () => {
+  it("stop() says 421 at once to a session that is not in a message", async () => {
+    const running = await startTestListener(testConfig(), undefined, { closeGraceMs: 30_000 });
+    const client = await RawSmtpClient.connect(running.port);
+    try {
+      await client.hello();
+      await client.command("MAIL FROM:<s@src.example>");
+      const stopped = running.listener.stop();
+      assert.match((await client.reply()).last, /^421 4\.3\.2 /);
+      await stopped; // well before the 30 s grace period
+      assert.equal(await client.closedWithin(2000), true);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("stop() cuts off a message that outlives the grace period", async () => {
     const running = await startTestListener(testConfig(), undefined, { closeGraceMs: 200 });
     const client = await RawSmtpClient.connect(running.port);
     try {
       await client.hello();
+      await transaction(client, "x\r\n.\r\n");
+      await client.command("MAIL FROM:<s@src.example>");
+      await client.command("RCPT TO:<r@dest.example>");
+      await client.command("DATA");
+      client.send("never finished\r\n");
       await running.listener.stop();
       assert.match((await client.reply()).last, /^421 /);
       assert.equal(await client.closedWithin(2000), true);
+      assert.equal(running.receiver.accepted.length, 1);
     } finally {
       client.close();
     }
@@ -278,7 +328,10 @@ describe("SMTP listener", () => {
     try {
       const config = testConfig();
       config.listen = [{ host: "127.0.0.1", port: first.port }];
-      await assert.rejects(startTestListener(config), new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`));
+      await assert.rejects(
+        startTestListener(config),
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1:${first.port}`),
+      );
     } finally {
       await first.listener.stop();
     }

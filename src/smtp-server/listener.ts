@@ -53,6 +53,7 @@ const DEFAULT_CLOSE_GRACE_MS = 10_000;
 const RELAY_DENIED: Reply = { code: 554, enhanced: "5.7.1", text: "Relay access denied" };
 const LOCAL_ERROR: Reply = { code: 451, enhanced: "4.3.0", text: "Error: local error in processing" };
 const WRITE_ERROR: Reply = { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
+const SHUTTING_DOWN: Reply = { code: 421, enhanced: "4.3.2", text: "Service shutting down, try again later" };
 
 /** smtp-server with exact enhanced status codes on every connection (see replies.ts). */
 class ExactReplySmtpServer extends SMTPServer {
@@ -75,6 +76,9 @@ export function createListener(deps: ListenerDeps): SmtpListener {
   const closeGraceMs = deps.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
   const sessionLoggers = new WeakMap<SMTPServerSession, Logger>();
   let servers: SMTPServer[] = [];
+  /** Sessions between the end of DATA and our reply: stop() lets these finish. */
+  const busySessions = new Set<SMTPServerSession>();
+  let stopping: Promise<void> | null = null;
 
   function log(session: SMTPServerSession): Logger {
     let child = sessionLoggers.get(session);
@@ -99,7 +103,11 @@ export function createListener(deps: ListenerDeps): SmtpListener {
     );
   }
 
-  function checkRelay(recipient: string, session: SMTPServerSession, done: (err?: Error | null) => void): void {
+  function checkRelay(
+    recipient: string,
+    session: SMTPServerSession,
+    done: (err?: Error | null) => void,
+  ): void {
     if (relayAccess.isTrusted(session.remoteAddress)) return done();
     log(session).info({ recipient }, "RCPT refused: relay access denied");
     done(replyError(RELAY_DENIED));
@@ -213,19 +221,27 @@ export function createListener(deps: ListenerDeps): SmtpListener {
         checkRelay(address.address, session, done);
       },
       onData(stream, session, done) {
-        receiveMessage(stream, session).then(
-          (reply) => (reply.code === 250 ? done(null, replyText(reply)) : done(replyError(reply))),
-          (error: unknown) => {
-            // Only when the client went away in the middle of DATA: nobody is left to answer.
-            log(session).debug({ err: error }, "message not received in full");
-            done(replyError(LOCAL_ERROR));
-          },
-        );
+        busySessions.add(session);
+        receiveMessage(stream, session)
+          .then(
+            (reply) => (reply.code === 250 ? done(null, replyText(reply)) : done(replyError(reply))),
+            (error: unknown) => {
+              // Only when the client went away in the middle of DATA: nobody is left to answer.
+              log(session).debug({ err: error }, "message not received in full");
+              done(replyError(LOCAL_ERROR));
+            },
+          )
+          .finally(() => {
+            busySessions.delete(session);
+            if (stopping !== null) sayGoodbye((connection) => connection.session === session);
+          });
       },
     };
   }
 
-  async function listenOn(address: ListeningAddress): Promise<{ server: SMTPServer; bound: ListeningAddress }> {
+  async function listenOn(
+    address: ListeningAddress,
+  ): Promise<{ server: SMTPServer; bound: ListeningAddress }> {
     const server = new ExactReplySmtpServer(serverOptions());
     server.on("error", (error) => logger.warn({ err: error }, "SMTP listener error"));
     await new Promise<void>((resolve, reject) => {
@@ -248,6 +264,15 @@ export function createListener(deps: ListenerDeps): SmtpListener {
     return new Promise((resolve) => server.close(() => resolve()));
   }
 
+  /** Sends 421 (which also closes the connection) to every connection `which` picks. */
+  function sayGoodbye(which: (connection: SmtpConnection) => boolean): void {
+    for (const server of servers) {
+      for (const connection of server.connections) {
+        if (which(connection)) connection.send(SHUTTING_DOWN.code, replyText(SHUTTING_DOWN));
+      }
+    }
+  }
+
   return {
     async start() {
       if (servers.length > 0) throw new Error("SMTP listener already started");
@@ -267,11 +292,24 @@ export function createListener(deps: ListenerDeps): SmtpListener {
       return addresses;
     },
 
-    async stop() {
-      const closing = servers;
-      servers = [];
-      await Promise.all(closing.map(closeServer));
-      if (closing.length > 0) logger.info("SMTP listener stopped");
+    stop() {
+      stopping ??= shutdown().finally(() => {
+        stopping = null;
+      });
+      return stopping;
     },
   };
+
+  async function shutdown(): Promise<void> {
+    if (servers.length === 0) return;
+    // smtp-server stops listening, answers any further command with 421, and after the
+    // grace period sends 421 to whoever is left. Sessions that are not in the middle of a
+    // message have nothing to finish, so they get the 421 now; a message being received or
+    // stored gets its reply first (see onData), then the 421.
+    const closed = Promise.all(servers.map(closeServer));
+    sayGoodbye((connection) => !busySessions.has(connection.session));
+    await closed;
+    servers = [];
+    logger.info("SMTP listener stopped");
+  }
 }

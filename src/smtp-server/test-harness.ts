@@ -10,7 +10,11 @@ import type { NewMessage, Reply } from "../message/types.ts";
 import { createListener, type ListenerDeps, type SmtpListener } from "./listener.ts";
 import type { AcceptResult, Receiver } from "./types.ts";
 
-export function testConfig(overrides: { limits?: Partial<Config["limits"]>; trustedNetworks?: string[] } = {}): Config {
+/** A complete Config for listener tests; pass limits to change and/or the trusted networks. */
+export function testConfig(
+  overrides: Partial<Config["limits"]> & { trustedNetworks?: string[] } = {},
+): Config {
+  const { trustedNetworks = ["127.0.0.0/8"], ...limits } = overrides;
   return {
     source: "<test>",
     hostname: "mx.test.example",
@@ -23,9 +27,9 @@ export function testConfig(overrides: { limits?: Partial<Config["limits"]>; trus
       maxCommandLength: 2048,
       minFreeDiskBytes: 0,
       sessionTimeoutMs: 10_000,
-      ...overrides.limits,
+      ...limits,
     },
-    relay: { trustedNetworks: overrides.trustedNetworks ?? ["127.0.0.0/8"] },
+    relay: { trustedNetworks },
     dns: { servers: [], timeoutMs: 1000, tries: 1 },
     delivery: { allowPrivateDestinations: true, defaultTransport: "default" },
     transports: {},
@@ -74,7 +78,13 @@ export async function startTestListener(
   receiver = recordingReceiver(),
   extra: Partial<Pick<ListenerDeps, "closeGraceMs">> = {},
 ): Promise<RunningListener> {
-  const listener = createListener({ config, receiver, logger: pino({ level: "silent" }), closeGraceMs: 500, ...extra });
+  const listener = createListener({
+    config,
+    receiver,
+    logger: pino({ level: "silent" }),
+    closeGraceMs: 500,
+    ...extra,
+  });
   const [first] = await listener.start();
   if (first === undefined) throw new Error("listener bound nothing");
   return { listener, port: first.port, receiver, [Symbol.asyncDispose]: () => listener.stop() };
@@ -114,7 +124,9 @@ export class RawSmtpClient {
 
   static connect(port: number, localAddress = "127.0.0.1"): Promise<RawSmtpClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host: "127.0.0.1", port, localAddress }, () => resolve(new RawSmtpClient(socket)));
+      const socket = connect({ host: "127.0.0.1", port, localAddress }, () =>
+        resolve(new RawSmtpClient(socket)),
+      );
       socket.once("error", reject);
     });
   }

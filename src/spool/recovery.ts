@@ -1,0 +1,200 @@
+/**
+ * Rebuilds the spool's in-memory index from the segment files at start-up.
+ *
+ * Segments are replayed in number order, records in file order (format: record.ts). Damage never
+ * stops recovery:
+ * - a torn record at the end of the newest segment was never acknowledged: it is truncated away;
+ * - unreadable bytes anywhere else (bad CRC, length, JSON) are copied to
+ *   `<spool>/quarantine/<segment>-<offset>.bin`, reported and logged; the scan resumes at the next
+ *   valid record and the segment is marked damaged so compaction rewrites its survivors soon;
+ * - bytes past a seal (a failed batch that could not be truncated) are ignored and truncated.
+ */
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { RecipientState } from "../message/types.ts";
+import {
+  decodeJsonPayload,
+  decodeMessagePayload,
+  HEADER_SIZE,
+  isRecipientsDone,
+  isSegmentStart,
+  RecordType,
+  type ScanItem,
+  scanRecords,
+} from "./record.ts";
+import { segmentFileName } from "./segment-writer.ts";
+import type { SpoolFs } from "./spool-fs.ts";
+import { SpoolIndex } from "./spool-index.ts";
+import type { DeferralInfo, RecoveryReport } from "./types.ts";
+
+export interface RecoveryDeps {
+  /** The spool directory (holding `segments/` and `quarantine/`). */
+  dir: string;
+  fs: SpoolFs;
+  logger: Logger;
+  now: () => number;
+}
+
+export interface RecoveryResult {
+  index: SpoolIndex;
+  quarantined: RecoveryReport["quarantined"];
+  /** Highest segment number found (0 when none). */
+  lastSegment: number;
+}
+
+type RecordItem = Extract<ScanItem, { kind: "record" }>;
+
+/** Final recipient states seen in RECIPIENTS_DONE records, by message id, and where they were. */
+type FinalStates = Map<string, { states: Map<number, RecipientState>; segments: Set<number> }>;
+
+export async function listSegments(fs: SpoolFs, segmentsDir: string): Promise<number[]> {
+  const names = await fs.readdir(segmentsDir);
+  const numbers: number[] = [];
+  for (const name of names) {
+    const match = /^(\d+)\.log$/.exec(name);
+    if (match?.[1] !== undefined) numbers.push(Number(match[1]));
+  }
+  return numbers.sort((a, b) => a - b);
+}
+
+/** Reads only the SEGMENT_START record of each segment and returns valid lengths set by seals. */
+async function readSeals(fs: SpoolFs, segmentsDir: string, segments: number[]): Promise<Map<number, number>> {
+  const validLengths = new Map<number, number>();
+  for (const no of segments) {
+    const handle = await fs.open(join(segmentsDir, segmentFileName(no)), "r");
+    try {
+      const header = Buffer.alloc(HEADER_SIZE);
+      const { bytesRead } = await handle.read(header, 0, HEADER_SIZE, 0);
+      if (bytesRead < HEADER_SIZE || header.readUInt8(5) !== RecordType.segmentStart) continue;
+      const length = Math.min(header.readUInt32BE(6), 1024 * 1024);
+      const whole = Buffer.alloc(HEADER_SIZE + length);
+      await handle.read(whole, 0, whole.length, 0);
+      const first = scanRecords(whole).next().value;
+      if (first?.kind !== "record") continue;
+      const start = decodeJsonPayload(first.payload);
+      if (!isSegmentStart(start)) continue;
+      for (const seal of start.seals) {
+        const current = validLengths.get(seal.segment) ?? Number.POSITIVE_INFINITY;
+        validLengths.set(seal.segment, Math.min(current, seal.validLength));
+      }
+    } catch {
+      // An unreadable first record is reported by the main scan.
+    } finally {
+      await handle.close();
+    }
+  }
+  return validLengths;
+}
+
+export async function recoverSpool(deps: RecoveryDeps): Promise<RecoveryResult> {
+  const { fs, logger } = deps;
+  const segmentsDir = join(deps.dir, "segments");
+  const quarantineDir = join(deps.dir, "quarantine");
+  await fs.mkdir(segmentsDir);
+  await fs.mkdir(quarantineDir);
+  const segments = await listSegments(fs, segmentsDir);
+  const validLengths = await readSeals(fs, segmentsDir, segments);
+  const index = new SpoolIndex();
+  const quarantined: RecoveryReport["quarantined"] = [];
+  const finals: FinalStates = new Map();
+  const lastSegment = segments.at(-1) ?? 0;
+
+  async function quarantine(no: number, bytes: Buffer, offset: number, reason: string): Promise<void> {
+    const name = `${segmentFileName(no).replace(/\.log$/, "")}-${offset}.bin`;
+    const file = join(quarantineDir, name);
+    let why = reason;
+    try {
+      await fs.writeFile(file, bytes);
+    } catch (err) {
+      why = `${reason} (copy not saved: ${err instanceof Error ? err.message : String(err)})`;
+    }
+    quarantined.push({ file, reason: why });
+    index.addSegment(no, deps.now()).damaged = true;
+    logger.warn({ segment: no, offset, bytes: bytes.length, file, reason: why }, "spool record quarantined");
+  }
+
+  function applyRecord(no: number, item: RecordItem): void {
+    switch (item.type) {
+      case RecordType.segmentStart: {
+        const start = decodeJsonPayload(item.payload);
+        if (!isSegmentStart(start)) throw new Error("bad SEGMENT_START payload");
+        index.addSegment(no, start.createdAt).createdAt = start.createdAt;
+        for (const seal of start.seals) index.pin(no, seal.segment);
+        return;
+      }
+      case RecordType.message:
+      case RecordType.relocated: {
+        const { meta, bodyOffset, bodyLength } = decodeMessagePayload(item.payload);
+        const final = finals.get(meta.id);
+        if (final !== undefined) {
+          for (const [i, state] of final.states) {
+            const recipient = meta.recipients[i];
+            if (recipient !== undefined) recipient.state = state;
+          }
+          for (const s of final.segments) index.pin(s, no);
+        }
+        const location = {
+          segment: no,
+          bodyOffset: item.offset + HEADER_SIZE + bodyOffset,
+          bodyLength,
+          recordLength: item.length,
+        };
+        const entry = index.putCopy(meta, location);
+        if (entry.message.recipients.every((r) => r.state !== "pending")) index.remove(meta.id);
+        return;
+      }
+      case RecordType.recipientsDone: {
+        const done = decodeJsonPayload(item.payload);
+        if (!isRecipientsDone(done)) throw new Error("bad RECIPIENTS_DONE payload");
+        let final = finals.get(done.id);
+        if (final === undefined) {
+          final = { states: new Map(), segments: new Set() };
+          finals.set(done.id, final);
+        }
+        for (const u of done.updates) final.states.set(u.index, u.state);
+        final.segments.add(no);
+        index.applyDone(done.id, done.updates, no);
+        return;
+      }
+      case RecordType.deferral: {
+        const value = decodeJsonPayload(item.payload) as { id?: unknown; deferral?: unknown };
+        if (typeof value.id !== "string" || typeof value.deferral !== "object" || value.deferral === null) {
+          throw new Error("bad DEFERRAL payload");
+        }
+        index.applyDeferral(value.id, value.deferral as DeferralInfo);
+        return;
+      }
+    }
+  }
+
+  for (const no of segments) {
+    const path = join(segmentsDir, segmentFileName(no));
+    index.addSegment(no, deps.now());
+    let buf = await fs.readFile(path);
+    const limit = validLengths.get(no);
+    if (limit !== undefined && limit < buf.length) {
+      logger.warn({ segment: no, validLength: limit, length: buf.length }, "ignoring sealed bytes of failed batch");
+      buf = buf.subarray(0, limit);
+      await fs.truncate(path, limit).catch((err: unknown) => logger.warn({ err }, "truncate failed"));
+    }
+    let size = buf.length;
+    for (const item of scanRecords(buf)) {
+      if (item.kind === "record") {
+        try {
+          applyRecord(no, item);
+        } catch (err) {
+          const reason = err instanceof Error ? err.message : String(err);
+          await quarantine(no, buf.subarray(item.offset, item.offset + item.length), item.offset, reason);
+        }
+      } else if (item.kind === "tail" && no === lastSegment) {
+        logger.warn({ segment: no, offset: item.offset, bytes: item.length }, "truncating torn tail of spool");
+        size = item.offset;
+        await fs.truncate(path, item.offset).catch((err: unknown) => logger.warn({ err }, "truncate failed"));
+      } else {
+        await quarantine(no, buf.subarray(item.offset, item.offset + item.length), item.offset, item.reason);
+      }
+    }
+    index.noteSize(no, size);
+  }
+  return { index, quarantined, lastSegment };
+}
