@@ -2,27 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pino from "pino";
 import { type DnsServer, startDnsServer } from "../../test/support/dns-server.ts";
-import type { TransportConfig } from "../config/types.ts";
 import { createDnsResolver } from "./dns-resolver.ts";
 import { createDestinationResolver } from "./mx-resolver.ts";
+import { testTransport } from "./test-helpers.ts";
 import type { Resolution } from "./types.ts";
-
-export function testTransport(overrides: Partial<TransportConfig> = {}): TransportConfig {
-  return {
-    name: "out",
-    nexthop: { kind: "mx", port: 25 },
-    tls: "none",
-    bindAddress: null,
-    helo: "mta.test",
-    concurrency: 2,
-    maxMessagesPerConnection: 100,
-    retryScheduleMs: [60_000],
-    maxQueueLifetimeMs: 86_400_000,
-    timeouts: { connectMs: 2000, greetingMs: 2000, commandMs: 2000, dataMs: 2000 },
-    idleTimeoutMs: 1000,
-    ...overrides,
-  };
-}
 
 function site(r: Resolution) {
   assert.equal(r.kind, "site", `expected a site, got ${JSON.stringify(r)}`);

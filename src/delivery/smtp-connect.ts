@@ -57,7 +57,9 @@ export function peerName(target: { hostName: string; ip: string; port: number })
 }
 
 /** TCP connect bounded by connectMs, bound to the transport's source address when it has one. */
-function connectSocket(target: ConnectTarget): Promise<{ ok: true; socket: net.Socket } | { ok: false; error: Error }> {
+function connectSocket(
+  target: ConnectTarget,
+): Promise<{ ok: true; socket: net.Socket } | { ok: false; error: Error }> {
   return new Promise((resolve) => {
     const { transport } = target;
     const socket = net.connect({
@@ -94,7 +96,13 @@ export function setupFailure(target: ConnectTarget, err: SmtpClientError, stage:
   if (stage === "tls") {
     const detail = err.response ? parseReply(err.response) : null;
     const text = `TLS negotiation with ${peer} failed: ${detail ? `${detail.code} ${detail.text}` : err.message}`;
-    return { ok: false, reply: { code: 451, enhanced: "4.7.5", text }, stage, peer5xx: false, tlsFailed: true };
+    return {
+      ok: false,
+      reply: { code: 451, enhanced: "4.7.5", text },
+      stage,
+      peer5xx: false,
+      tlsFailed: true,
+    };
   }
   if (err.response && /^[45]\d\d/.test(err.response)) {
     const reply = withEnhancedCode(parseReply(err.response), stage);
@@ -151,7 +159,8 @@ export async function connectToAddress(target: ConnectTarget): Promise<ConnectRe
       if (!result.ok) conn.close();
       resolve(result);
     };
-    const fail = (err: SmtpClientError) => finish(setupFailure(target, err, stageOf(err, internals.upgrading === true)));
+    const fail = (err: SmtpClientError) =>
+      finish(setupFailure(target, err, stageOf(err, internals.upgrading === true)));
     const onEnd = () => fail(Object.assign(new Error("connection closed"), { code: "ECONNECTION" }));
     // Backstop for every wait nodemailer does not bound on its own.
     const guard = setTimeout(

@@ -8,7 +8,13 @@ import { Readable } from "node:stream";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { TransportTimeouts } from "../config/types.ts";
 import type { RecipientOutcome, RelayInfo, Reply } from "../message/types.ts";
-import { classifyReply, networkFailureReply, parseReply, type SmtpStage, withEnhancedCode } from "./classify.ts";
+import {
+  classifyReply,
+  networkFailureReply,
+  parseReply,
+  type SmtpStage,
+  withEnhancedCode,
+} from "./classify.ts";
 import type { SmtpClientError, SmtpConnectionInternals } from "./smtp-connect.ts";
 import type { DeliveryJob } from "./types.ts";
 
@@ -94,7 +100,11 @@ export async function runTransaction(
     outcomes.push({ kind: "bounced", recipientIndex: r.index, reply, scope, relay });
 
   if (INVALID_ADDRESS.test(job.sender) && job.sender !== "") {
-    const reply = { code: 553, enhanced: "5.1.7", text: `invalid sender address ${JSON.stringify(job.sender)}` };
+    const reply = {
+      code: 553,
+      enhanced: "5.1.7",
+      text: `invalid sender address ${JSON.stringify(job.sender)}`,
+    };
     for (const r of recipients) bounce(r, reply, "message");
     return { outcomes, tooManyRecipients: [], acceptedCount: 0, broken: false, needsReset: false };
   }
@@ -103,7 +113,11 @@ export async function runTransaction(
   for (const r of recipients) {
     const address = r.address.trim();
     if (INVALID_ADDRESS.test(address)) {
-      bounce(r, { code: 553, enhanced: "5.1.3", text: `invalid recipient address ${JSON.stringify(r.address)}` }, "recipient");
+      bounce(
+        r,
+        { code: 553, enhanced: "5.1.3", text: `invalid recipient address ${JSON.stringify(r.address)}` },
+        "recipient",
+      );
       continue;
     }
     byAddress.set(address, [...(byAddress.get(address) ?? []), r]);
@@ -154,7 +168,11 @@ export async function runTransaction(
     messageReply = err.response
       ? { reply: fromPeer(err.response, "mail"), stage: "mail" }
       : {
-          reply: { code: 552, enhanced: "5.3.4", text: `message size ${job.body.length} exceeds the limit of ${ctx.peer}` },
+          reply: {
+            code: 552,
+            enhanced: "5.3.4",
+            text: `message size ${job.body.length} exceeds the limit of ${ctx.peer}`,
+          },
           stage: "mail",
         };
   }
@@ -174,7 +192,11 @@ export async function runTransaction(
     } else if (accepted.has(address) && err === null && info) {
       const reply = fromPeer(info.response, "dot");
       outcome = (i) => ({ kind: "delivered", recipientIndex: i, reply, relay });
-    } else if (accepted.has(address) && err?.response && (err.code === "EMESSAGE" || err.command === "DATA")) {
+    } else if (
+      accepted.has(address) &&
+      err?.response &&
+      (err.code === "EMESSAGE" || err.command === "DATA")
+    ) {
       const stage: SmtpStage = err.code === "EMESSAGE" ? "dot" : "data";
       const reply = fromPeer(err.response, stage);
       const c = classifyReply(reply, stage);

@@ -22,7 +22,11 @@ export function recipientDsn(address: SMTPServerAddress): RecipientDsn {
   return { notify, orcpt: address.dsn?.orcpt ?? null };
 }
 
-/** RET and ENVID from MAIL FROM; ENVID is kept as given (xtext), as RFC 3464 reports it. */
+/**
+ * RET and ENVID from MAIL FROM. smtp-server has already decoded the xtext (RFC 3461 4) of ENVID
+ * and ORCPT, so both are stored decoded: re-encode them as xtext when passing them on in
+ * MAIL/RCPT parameters to the next hop.
+ */
 export function messageDsn(session: SMTPServerSession): MessageDsn {
   const dsn = session.envelope.dsn;
   const ret = dsn?.ret?.toUpperCase();

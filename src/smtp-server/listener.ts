@@ -21,7 +21,7 @@ import {
 } from "smtp-server";
 import type { Config } from "../config/types.ts";
 import type { Reply } from "../message/types.ts";
-import { clientHelo, toNewMessage } from "./envelope.ts";
+import { toNewMessage } from "./envelope.ts";
 import { LineEndingNormalizer } from "./normalize.ts";
 import { formatReceivedHeader, protocolName } from "./received-header.ts";
 import { createRelayAccess, plainAddress } from "./relay-access.ts";
@@ -76,7 +76,7 @@ export function createListener(deps: ListenerDeps): SmtpListener {
   const closeGraceMs = deps.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
   const sessionLoggers = new WeakMap<SMTPServerSession, Logger>();
   let servers: SMTPServer[] = [];
-  /** Sessions between the end of DATA and our reply: stop() lets these finish. */
+  /** Sessions from their DATA command until our reply to it: stop() lets these finish. */
   const busySessions = new Set<SMTPServerSession>();
   let stopping: Promise<void> | null = null;
 
@@ -108,7 +108,10 @@ export function createListener(deps: ListenerDeps): SmtpListener {
     session: SMTPServerSession,
     done: (err?: Error | null) => void,
   ): void {
-    if (relayAccess.isTrusted(session.remoteAddress)) return done();
+    if (relayAccess.isTrusted(session.remoteAddress)) {
+      done();
+      return;
+    }
     log(session).info({ recipient }, "RCPT refused: relay access denied");
     done(replyError(RELAY_DENIED));
   }
@@ -151,7 +154,7 @@ export function createListener(deps: ListenerDeps): SmtpListener {
     const arrivedAt = Date.now();
     const message = toNewMessage(session, arrivedAt);
     const received = formatReceivedHeader({
-      clientHelo: clientHelo(session),
+      clientHelo: message.clientHelo,
       clientAddress: message.clientAddress,
       hostname: config.hostname,
       protocol: protocolName({
@@ -163,7 +166,8 @@ export function createListener(deps: ListenerDeps): SmtpListener {
       recipients: message.recipients.map((recipient) => recipient.address),
       date: new Date(arrivedAt),
     });
-    const body = Buffer.concat([Buffer.from(received, "utf8"), ...parts]);
+    parts.unshift(Buffer.from(received, "utf8"));
+    const body = Buffer.concat(parts);
 
     try {
       const result = await receiver.accept(message, body);

@@ -65,6 +65,9 @@ describe("protocolName", () => {
 
 describe("formatRfc5322Date", () => {
   it("pads time but not the day", () => {
-    assert.equal(formatRfc5322Date(new Date(Date.UTC(2024, 11, 31, 23, 0, 9))), "Tue, 31 Dec 2024 23:00:09 +0000");
+    assert.equal(
+      formatRfc5322Date(new Date(Date.UTC(2024, 11, 31, 23, 0, 9))),
+      "Tue, 31 Dec 2024 23:00:09 +0000",
+    );
   });
 });

@@ -173,7 +173,10 @@ export async function recoverSpool(deps: RecoveryDeps): Promise<RecoveryResult> 
     let buf = await fs.readFile(path);
     const limit = validLengths.get(no);
     if (limit !== undefined && limit < buf.length) {
-      logger.warn({ segment: no, validLength: limit, length: buf.length }, "ignoring sealed bytes of failed batch");
+      logger.warn(
+        { segment: no, validLength: limit, length: buf.length },
+        "ignoring sealed bytes of failed batch",
+      );
       buf = buf.subarray(0, limit);
       await fs.truncate(path, limit).catch((err: unknown) => logger.warn({ err }, "truncate failed"));
     }
@@ -187,7 +190,10 @@ export async function recoverSpool(deps: RecoveryDeps): Promise<RecoveryResult> 
           await quarantine(no, buf.subarray(item.offset, item.offset + item.length), item.offset, reason);
         }
       } else if (item.kind === "tail" && no === lastSegment) {
-        logger.warn({ segment: no, offset: item.offset, bytes: item.length }, "truncating torn tail of spool");
+        logger.warn(
+          { segment: no, offset: item.offset, bytes: item.length },
+          "truncating torn tail of spool",
+        );
         size = item.offset;
         await fs.truncate(path, item.offset).catch((err: unknown) => logger.warn({ err }, "truncate failed"));
       } else {

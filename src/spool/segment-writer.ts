@@ -173,8 +173,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps): SegmentWriter {
   async function writeBatch(batch: Entry[]): Promise<void> {
     let segment: ActiveSegment;
     try {
-      segment =
-        active === null || rotateWanted || active.size >= deps.segmentSize ? await rotate() : active;
+      segment = active === null || rotateWanted || active.size >= deps.segmentSize ? await rotate() : active;
     } catch (err) {
       fail(batch, err);
       return;

@@ -52,7 +52,11 @@ export async function syncDirectory(fs: SpoolFs, path: string): Promise<void> {
 }
 
 /** Writes all buffers at `position`, looping over short writes and the iovec limit. */
-export async function writeAll(handle: SpoolFileHandle, buffers: Buffer[], position: number): Promise<number> {
+export async function writeAll(
+  handle: SpoolFileHandle,
+  buffers: Buffer[],
+  position: number,
+): Promise<number> {
   const MAX_IOV = 1024;
   let pending = buffers.filter((b) => b.length > 0);
   let at = position;

@@ -98,7 +98,12 @@ export class SpoolIndex {
       this.attach(existing);
       return existing;
     }
-    const entry: IndexedMessage = { message: meta, location, copies: new Set([location.segment]), inflight: 0 };
+    const entry: IndexedMessage = {
+      message: meta,
+      location,
+      copies: new Set([location.segment]),
+      inflight: 0,
+    };
     this.messages.set(meta.id, entry);
     this.attach(entry);
     return entry;

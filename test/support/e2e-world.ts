@@ -3,13 +3,14 @@
  * config pointing at them, and the running `mailfleet start` process. Scenario files describe
  * only what differs (the zone, a few config keys) and what they assert.
  */
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { QueueListing } from "../../src/api-types/queue.ts";
 import { type DnsServer, startDnsServer, type ZoneSpec } from "./dns-server.ts";
-import { type MailfleetProcess, runCli, startMailfleet, writeConfig } from "./mailfleet-process.ts";
+import { cliPath, type MailfleetProcess, runCli, startMailfleet, writeConfig } from "./mailfleet-process.ts";
 import { freePort } from "./ports.ts";
 
 export interface WorldOptions {
@@ -149,3 +150,33 @@ export async function eventually<T>(
 
 /** Resolves after `ms`. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Runs a CLI command that is expected to exit on its own (e.g. a `start` that must fail), but
+ * kills it after `timeoutMs` so a command that wrongly keeps running cannot hang the test.
+ */
+export function runCliBounded(
+  args: string[],
+  timeoutMs = 15_000,
+): Promise<CliResult & { timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let timedOut = false;
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, timedOut });
+    });
+  });
+}
