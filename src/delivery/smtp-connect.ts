@@ -9,7 +9,13 @@ import net from "node:net";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { TransportConfig } from "../config/types.ts";
 import type { Reply } from "../message/types.ts";
-import { networkFailureReply, parseReply, type SmtpStage, withEnhancedCode } from "./classify.ts";
+import {
+  classifyReply,
+  networkFailureReply,
+  parseReply,
+  type SmtpStage,
+  withEnhancedCode,
+} from "./classify.ts";
 
 /** The error shape nodemailer's SMTPConnection reports. */
 export interface SmtpClientError extends Error {
@@ -49,7 +55,15 @@ export interface ConnectTarget {
 
 export type ConnectResult =
   | { ok: true; conn: SMTPConnection; internals: SmtpConnectionInternals; sourceIp: string | null }
-  | { ok: false; reply: Reply; stage: SmtpStage; peer5xx: boolean; tlsFailed: boolean };
+  | {
+      ok: false;
+      reply: Reply;
+      stage: SmtpStage;
+      /** Who is to blame: "source" when the peer's refusal names our IP (blocklist, reputation). */
+      scope: "destination" | "source";
+      peer5xx: boolean;
+      tlsFailed: boolean;
+    };
 
 /** "host[ip]:port", the way logs and reply texts name a peer. */
 export function peerName(target: { hostName: string; ip: string; port: number }): string {
@@ -73,14 +87,17 @@ function connectSocket(
     }, transport.timeouts.connectMs);
     socket.once("connect", () => {
       clearTimeout(timer);
-      socket.removeAllListeners("error");
+      // nodemailer adds its own error handler; this one only keeps a late error from throwing.
+      socket.removeListener("error", onError);
+      socket.on("error", () => {});
       resolve({ ok: true, socket });
     });
-    socket.once("error", (error) => {
+    const onError = (error: Error) => {
       clearTimeout(timer);
       socket.destroy();
       resolve({ ok: false, error });
-    });
+    };
+    socket.once("error", onError);
   });
 }
 
@@ -100,6 +117,7 @@ export function setupFailure(target: ConnectTarget, err: SmtpClientError, stage:
       ok: false,
       reply: { code: 451, enhanced: "4.7.5", text },
       stage,
+      scope: "destination",
       peer5xx: false,
       tlsFailed: true,
     };
@@ -107,11 +125,20 @@ export function setupFailure(target: ConnectTarget, err: SmtpClientError, stage:
   if (err.response && /^[45]\d\d/.test(err.response)) {
     const reply = withEnhancedCode(parseReply(err.response), stage);
     const text = `host ${peer} said: ${reply.text}`;
-    return { ok: false, reply: { ...reply, text }, stage, peer5xx: reply.code >= 500, tlsFailed: false };
+    // Classified on the peer's own words, before our prefix adds its address to the text.
+    const scope = classifyReply(reply, stage).scope === "source" ? "source" : "destination";
+    return {
+      ok: false,
+      reply: { ...reply, text },
+      stage,
+      scope,
+      peer5xx: reply.code >= 500,
+      tlsFailed: false,
+    };
   }
   const what = stage === "connect" ? `connect to ${peer}` : `${stage} with ${peer}`;
   const reply = networkFailureReply(err.originalCode ?? err.code, stage, what);
-  return { ok: false, reply, stage, peer5xx: false, tlsFailed: false };
+  return { ok: false, reply, stage, scope: "destination", peer5xx: false, tlsFailed: false };
 }
 
 function clientOptions(target: ConnectTarget, socket: net.Socket): SMTPConnection.Options {

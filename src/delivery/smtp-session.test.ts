@@ -1,6 +1,6 @@
 /**
- * SiteConnector against real receivers: Postfix's smtp-sink (with its fault flags) and
- * smtp-server where a per-recipient or per-connection behaviour is needed.
+ * SiteConnector and SiteSession against Postfix's smtp-sink and its fault flags: MX
+ * failover, permanent vs temporary open failures, timeouts, drops, and what reached the sink.
  */
 import assert from "node:assert/strict";
 import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -9,10 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import pino from "pino";
-import type { RecipientOutcome } from "../message/types.ts";
 import { createSiteConnector } from "./smtp-session.ts";
-import { startReceiver, startSmtpSink, testJob, testSite, testTransport } from "./test-helpers.ts";
-import type { OpenResult, SiteSession } from "./types.ts";
+import {
+  openedSession,
+  outcomeSummary,
+  startSmtpSink,
+  testJob,
+  testSite,
+  testTransport,
+} from "./test-helpers.ts";
+import type { OpenResult } from "./types.ts";
 
 const logger = pino({ level: "silent" });
 const connector = createSiteConnector({ logger });
@@ -20,22 +26,8 @@ const cleanups: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-function opened(r: OpenResult): SiteSession {
-  assert.equal(r.ok, true, `open failed: ${JSON.stringify(r)}`);
-  const session = (r as Extract<OpenResult, { ok: true }>).session;
-  cleanups.push(() => session.close());
-  return session;
-}
-
-function kinds(outcomes: RecipientOutcome[]) {
-  return outcomes.map((o) => [
-    o.recipientIndex,
-    o.kind,
-    o.reply.code,
-    o.kind === "delivered" ? null : o.scope,
-  ]);
-}
+const opened = (r: OpenResult) => openedSession(r, cleanups);
+const kinds = outcomeSummary;
 
 describe("smtp session against smtp-sink", () => {
   it("delivers with relay info, DSN parameters and the body as sent", async () => {
@@ -167,6 +159,15 @@ describe("smtp session against smtp-sink", () => {
     assert.equal(o.relay.ip, "127.0.0.4");
   });
 
+  it("blames the source when a 5xx greeting names our IP on a blocklist", async () => {
+    const reply = "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org";
+    const sink = await startSmtpSink(["-f", "connect", "-B", reply]);
+    cleanups.push(() => sink.stop());
+    const r = await connector.open(testSite(sink.port, [["127.0.0.1"]]));
+    assert.ok(!r.ok);
+    assert.deepEqual([r.permanent, r.scope, r.reply.enhanced], [true, "source", "5.7.1"]);
+  });
+
   it("gives up on a silent greeting and a stalled DATA within the transport timeouts", async () => {
     // Accepts connections and never says a word.
     const silentSockets: net.Socket[] = [];
@@ -192,156 +193,5 @@ describe("smtp session against smtp-sink", () => {
     assert.equal(o.scope, "destination");
     assert.equal(o.mayBeDuplicated, undefined);
     assert.equal(session.usable, false);
-  });
-});
-
-describe("smtp session against smtp-server", () => {
-  it("gives each recipient its own outcome (250/450/550) and sends DATA for the accepted", async () => {
-    const receiver = await startReceiver({
-      onRcptTo(address, _session, callback) {
-        if (address.address.startsWith("soft"))
-          return callback(Object.assign(new Error("4.2.1 Mailbox busy"), { responseCode: 450 }));
-        if (address.address.startsWith("hard"))
-          return callback(Object.assign(new Error("5.1.1 User unknown"), { responseCode: 550 }));
-        callback();
-      },
-    });
-    cleanups.push(() => receiver.close());
-    const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]])));
-    const outcomes = await session.deliver(testJob(["ok@dest.test", "soft@dest.test", "hard@dest.test"]));
-    assert.deepEqual(kinds(outcomes), [
-      [0, "delivered", 250, null],
-      [1, "deferred", 450, "recipient"],
-      [2, "bounced", 550, "recipient"],
-    ]);
-    assert.equal(outcomes[2]?.reply.enhanced, "5.1.1");
-    assert.deepEqual(
-      receiver.messages.map((m) => m.to),
-      [["ok@dest.test"]],
-    );
-  });
-
-  it("bounces every recipient when MAIL FROM is refused (pipelined), with the null sender", async () => {
-    const receiver = await startReceiver({
-      onMailFrom(address, _session, callback) {
-        if (address.address === "") return callback();
-        callback(Object.assign(new Error("5.7.1 Sender refused"), { responseCode: 550 }));
-      },
-    });
-    cleanups.push(() => receiver.close());
-    const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]])));
-    const refused = await session.deliver(testJob(["x@dest.test", "y@dest.test"]));
-    assert.deepEqual(kinds(refused), [
-      [0, "bounced", 550, "message"],
-      [1, "bounced", 550, "message"],
-    ]);
-    assert.match(refused[0]!.reply.text, /Sender refused/);
-    const bounce = await session.deliver(testJob(["x@dest.test"], { sender: "" }));
-    assert.equal(bounce[0]?.kind, "delivered");
-    assert.equal(receiver.messages[0]?.from, "");
-  });
-
-  it("sends no message when no recipient is accepted", async () => {
-    const receiver = await startReceiver({
-      onRcptTo(_address, _session, callback) {
-        callback(Object.assign(new Error("5.1.1 User unknown"), { responseCode: 550 }));
-      },
-    });
-    cleanups.push(() => receiver.close());
-    const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]])));
-    const outcomes = await session.deliver(testJob(["x@dest.test", "y@dest.test"]));
-    assert.deepEqual(kinds(outcomes), [
-      [0, "bounced", 550, "recipient"],
-      [1, "bounced", 550, "recipient"],
-    ]);
-    assert.equal(receiver.messages.length, 0);
-    assert.equal(session.usable, true);
-    // The aborted transaction does not poison the next one.
-    assert.equal((await session.deliver(testJob(["x@dest.test"])))[0]?.kind, "bounced");
-  });
-
-  it("sends recipients refused with 452 again in a second transaction", async () => {
-    const receiver = await startReceiver({
-      onRcptTo(_address, session, callback) {
-        if (session.envelope.rcptTo.length >= 2) {
-          return callback(Object.assign(new Error("4.5.3 Too many recipients"), { responseCode: 452 }));
-        }
-        callback();
-      },
-    });
-    cleanups.push(() => receiver.close());
-    const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]])));
-    const rcpts = ["r1@dest.test", "r2@dest.test", "r3@dest.test", "r4@dest.test", "r5@dest.test"];
-    const outcomes = await session.deliver(testJob(rcpts));
-    assert.deepEqual(
-      outcomes.map((o) => o.kind),
-      ["delivered", "delivered", "delivered", "delivered", "delivered"],
-    );
-    assert.deepEqual(
-      receiver.messages.map((m) => m.to),
-      [rcpts.slice(0, 2), rcpts.slice(2, 4), rcpts.slice(4)],
-    );
-    assert.equal(receiver.connections, 1);
-  });
-
-  it("reuses one connection for several messages up to the per-connection limit", async () => {
-    const receiver = await startReceiver();
-    cleanups.push(() => receiver.close());
-    const transport = testTransport({ maxMessagesPerConnection: 3 });
-    const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]], transport)));
-    for (let i = 0; i < 3; i++) {
-      assert.equal(session.usable, true);
-      assert.equal((await session.deliver(testJob([`m${i}@dest.test`])))[0]?.kind, "delivered");
-    }
-    assert.equal(session.usable, false);
-    assert.equal(receiver.messages.length, 3);
-    assert.equal(receiver.connections, 1);
-  });
-
-  it("binds the transport's source address", async () => {
-    const receiver = await startReceiver();
-    cleanups.push(() => receiver.close());
-    const transport = testTransport({ bindAddress: "127.0.0.2" });
-    const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]], transport)));
-    const o = (await session.deliver(testJob(["a@dest.test"])))[0]!;
-    assert.ok(o.kind === "delivered");
-    assert.equal(o.relay.sourceIp, "127.0.0.2");
-    assert.equal(receiver.messages[0]?.remoteAddress, "127.0.0.2");
-  });
-
-  it("uses STARTTLS when offered under opportunistic TLS", async () => {
-    const receiver = await startReceiver();
-    cleanups.push(() => receiver.close());
-    const transport = testTransport({ tls: "opportunistic" });
-    const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]], transport)));
-    assert.equal((await session.deliver(testJob(["a@dest.test"])))[0]?.kind, "delivered");
-    assert.equal(receiver.messages[0]?.secure, true);
-  });
-
-  it("falls back to plaintext when the STARTTLS handshake fails (opportunistic)", async () => {
-    // The server only speaks TLS 1.0, which the client refuses: a real handshake failure.
-    const receiver = await startReceiver({ minVersion: "TLSv1", maxVersion: "TLSv1" } as never);
-    cleanups.push(() => receiver.close());
-    const transport = testTransport({ tls: "opportunistic" });
-    const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]], transport)));
-    assert.equal((await session.deliver(testJob(["a@dest.test"])))[0]?.kind, "delivered");
-    assert.equal(receiver.messages[0]?.secure, false);
-    assert.equal(receiver.connections, 2);
-  });
-
-  it("defers when TLS is required and fails, and when it is not offered", async () => {
-    const broken = await startReceiver({ minVersion: "TLSv1", maxVersion: "TLSv1" } as never);
-    cleanups.push(() => broken.close());
-    const noTls = await startReceiver({ hideSTARTTLS: true, disabledCommands: ["AUTH", "STARTTLS"] });
-    cleanups.push(() => noTls.close());
-    const transport = testTransport({ tls: "required" });
-    for (const port of [broken.port, noTls.port]) {
-      const r = await connector.open(testSite(port, [["127.0.0.1"]], transport));
-      assert.ok(!r.ok, "open must fail");
-      assert.equal(r.permanent, false);
-      assert.equal(r.reply.enhanced, "4.7.5");
-      assert.equal(r.scope, "destination");
-    }
-    assert.equal(broken.messages.length + noTls.messages.length, 0);
   });
 });

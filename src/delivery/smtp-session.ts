@@ -6,7 +6,6 @@
  */
 import type { Logger } from "pino";
 import type { RecipientOutcome, RelayInfo, Reply } from "../message/types.ts";
-import { classifyReply } from "./classify.ts";
 import {
   type ConnectResult,
   type ConnectTarget,
@@ -75,9 +74,7 @@ export function createSiteConnector(deps: SiteConnectorDeps): SiteConnector {
           logger.info({ site: site.key, peer: peerName(target), reply: result.reply }, "smtp connect failed");
           lastFailure = result.reply;
           every5xx &&= result.peer5xx;
-          // A refusal naming our IP (blocklist, reputation) is the source's problem, not the site's.
-          lastScope =
-            result.peer5xx || result.reply.code === 421 ? sourceOrDestination(result.reply) : "destination";
+          lastScope = result.scope;
         }
       }
       const reply = lastFailure ?? {
@@ -93,10 +90,6 @@ export function createSiteConnector(deps: SiteConnectorDeps): SiteConnector {
       } satisfies OpenResult;
     },
   };
-}
-
-function sourceOrDestination(reply: Reply): "destination" | "source" {
-  return classifyReply(reply, "greeting").scope === "source" ? "source" : "destination";
 }
 
 /** Upper bound on extra transactions for 452-refused recipients of one message. */
@@ -151,6 +144,7 @@ function createSession(ctx: TransactionContext, maxMessages: number, logger: Log
         if (needsReset) {
           if (!(await reset())) {
             broken = true;
+            ctx.conn.close();
             for (const o of unusableOutcomes(pending, "RSET failed")) final.set(o.recipientIndex, o);
             break;
           }

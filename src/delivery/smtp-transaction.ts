@@ -65,6 +65,8 @@ function rcptDsnArgs(r: JobRecipient): string {
 }
 
 const INVALID_ADDRESS = /[\r\n<>]|^\s*$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ASCII range on purpose
+const NON_ASCII = /[^\x00-\x7f]/;
 
 interface SendResult {
   err: SmtpClientError | null;
@@ -108,16 +110,26 @@ export async function runTransaction(
     for (const r of recipients) bounce(r, reply, "message");
     return { outcomes, tooManyRecipients: [], acceptedCount: 0, broken: false, needsReset: false };
   }
+  // RFC 6531 3.7.5: a non-ASCII address cannot go to a peer without SMTPUTF8.
+  const { internals } = ctx;
+  const utf8Refused = (address: string) =>
+    NON_ASCII.test(address) && !internals._supportedExtensions.includes("SMTPUTF8");
+  const noUtf8 = { code: 553, enhanced: "5.6.7", text: `${ctx.peer} does not support SMTPUTF8` };
+  if (utf8Refused(job.sender)) {
+    for (const r of recipients) bounce(r, noUtf8, "message");
+    return { outcomes, tooManyRecipients: [], acceptedCount: 0, broken: false, needsReset: false };
+  }
   // Group by address: one RCPT per distinct address; every recipient with it shares its fate.
   const byAddress = new Map<string, JobRecipient[]>();
   for (const r of recipients) {
     const address = r.address.trim();
     if (INVALID_ADDRESS.test(address)) {
-      bounce(
-        r,
-        { code: 553, enhanced: "5.1.3", text: `invalid recipient address ${JSON.stringify(r.address)}` },
-        "recipient",
-      );
+      const text = `invalid recipient address ${JSON.stringify(r.address)}`;
+      bounce(r, { code: 553, enhanced: "5.1.3", text }, "recipient");
+      continue;
+    }
+    if (utf8Refused(address)) {
+      bounce(r, noUtf8, "recipient");
       continue;
     }
     byAddress.set(address, [...(byAddress.get(address) ?? []), r]);
@@ -127,7 +139,6 @@ export async function runTransaction(
   }
 
   // nodemailer applies one NOTIFY/ORCPT to all recipients; ours are per recipient.
-  const { internals } = ctx;
   internals._getDsnRcptToArgs = () => {
     if (!internals._supportedExtensions.includes("DSN")) return "";
     const current = byAddress.get(internals._recipientQueue.at(-1) ?? "")?.[0];

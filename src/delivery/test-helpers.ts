@@ -3,12 +3,14 @@
  * builder, Postfix's smtp-sink started on a free loopback port, and an smtp-server receiver that
  * records connections, sessions and messages. Real sockets everywhere; nothing is mocked.
  */
+import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import { postfixTool } from "../../test/support/postfix-tools.ts";
 import type { TransportConfig } from "../config/types.ts";
-import type { DeliveryJob, Site } from "./types.ts";
+import type { RecipientOutcome } from "../message/types.ts";
+import type { DeliveryJob, OpenResult, Site, SiteSession } from "./types.ts";
 
 export function testTransport(overrides: Partial<TransportConfig> = {}): TransportConfig {
   return {
@@ -172,4 +174,22 @@ export async function startReceiver(
   receiver.port = (server.server.address() as net.AddressInfo).port;
   receiver.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
   return receiver;
+}
+
+/** Opens a session and registers its closing, failing the test when open fails. */
+export function openedSession(r: OpenResult, cleanups: (() => Promise<unknown>)[]): SiteSession {
+  assert.equal(r.ok, true, `open failed: ${JSON.stringify(r)}`);
+  const session = (r as Extract<OpenResult, { ok: true }>).session;
+  cleanups.push(() => session.close());
+  return session;
+}
+
+/** [index, kind, code, scope] per outcome, for compact assertions. */
+export function outcomeSummary(outcomes: RecipientOutcome[]) {
+  return outcomes.map((o) => [
+    o.recipientIndex,
+    o.kind,
+    o.reply.code,
+    o.kind === "delivered" ? null : o.scope,
+  ]);
 }

@@ -3,7 +3,14 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { createSpool, type SpoolOptions } from "./spool.ts";
-import { bodyIsIntact, checksummedBody, instrumentedFs, sampleMessage, silentLogger, tempDir } from "./testing.ts";
+import {
+  bodyIsIntact,
+  checksummedBody,
+  instrumentedFs,
+  sampleMessage,
+  silentLogger,
+  tempDir,
+} from "./testing.ts";
 import { SpoolError } from "./types.ts";
 
 function options(dir: string, extra: Partial<SpoolOptions> = {}): SpoolOptions {
@@ -62,7 +69,11 @@ describe("spool", () => {
         messages[0]?.recipients.map((r) => r.state),
         ["delivered", "pending", "bounced"],
       );
-      assert.deepEqual(messages[0]?.deferral, { attempts: 2, nextAttemptAt: 123, reasons: { 1: "451 try later" } });
+      assert.deepEqual(messages[0]?.deferral, {
+        attempts: 2,
+        nextAttemptAt: 123,
+        reasons: { 1: "451 try later" },
+      });
       const firstSegments = await segmentFiles(dir);
       await second.markRecipients(a.id, [{ index: 1, state: "expired" }]);
       await second.close();

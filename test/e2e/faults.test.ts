@@ -80,7 +80,9 @@ describe("faults", () => {
     await slow.destroy();
     slow = await startSinkAt({ host: "127.0.0.2", port: mxPort });
     await world.mailfleet.waitForLog(/\bdelivered\b.*to=<dave@slow\.test>/, 20_000);
-    await eventually("an empty queue", async () => ((await world.mailq()).total === 0 ? true : undefined));
+    await eventually("the message leaving the queue", async () =>
+      (await world.mailq()).messages.some((m) => m.id === id) ? undefined : true,
+    );
     await sleep(1_500);
 
     const atGood = (await good.messages()).filter((m) => m.content.includes(`Subject: ${subject}`));

@@ -58,7 +58,7 @@ describe("relay", () => {
     );
     assert.ok(copy.rcptArgs.some((a) => a.includes("bob@example.test")), `rcpt: ${copy.rcptArgs}`);
     assert.match(copy.content, /^Received: from [^\n]*\n(?:[ \t][^\n]*\n)*?[ \t]+by mailfleet\.test\b/m);
-    assert.ok(copy.content.endsWith(`\n\n${body}`), `body changed:\n${copy.content}`);
+    assert.ok(copy.content.endsWith(`\n\n${body}\n`), `body changed:\n${copy.content}`);
     assert.doesNotMatch(copy.content, /\r/);
 
     const queue = await eventually("an empty queue", async () => {
