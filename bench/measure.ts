@@ -5,7 +5,7 @@
  */
 import { freePort } from "../test/support/ports.ts";
 import { runSource, startCountingSink } from "./load.ts";
-import { sampleTreeRss, systemCpu, treeCpuSeconds } from "./proc-stats.ts";
+import { sampleTreeMemory, systemCpu, treeCpuSeconds } from "./proc-stats.ts";
 
 /** What a setup (an MTA, two MTAs, or nothing) exposes to the measurement. */
 export interface RunningSetup {
@@ -31,9 +31,13 @@ export interface RunResult {
   e2eRate: number | null;
   /** CPU seconds of the MTA's process tree per 1,000 messages (null for the direct path). */
   cpuSecondsPer1000: number | null;
-  /** VmHWM (mailfleet) or sampled peak of summed VmRSS over the tree (Postfix), bytes. */
+  /** Exact peak where known (mailfleet: VmHWM, summed over instances), else the sampled tree PSS peak. */
   peakRssBytes: number | null;
-  /** Sampled peak of summed VmRSS over the tree, bytes (same method for every setup). */
+  /** How peakRssBytes was obtained. */
+  peakRssMethod: "VmHWM" | "sampled-tree-PSS" | null;
+  /** Peak of summed PSS over the MTA's tree, sampled every 0.5 s (same method for every setup). */
+  sampledTreePssBytes: number | null;
+  /** Peak of summed VmRSS over the MTA's tree, sampled every 0.5 s (double-counts shared pages). */
   sampledTreeRssBytes: number | null;
   /** Busy CPUs (steal included) averaged over the e2e time; 2.0 = both cores saturated. */
   systemCores: number;
@@ -52,7 +56,7 @@ export async function measureRun(setup: SetupFactory, messages: number): Promise
     const pids = running.pids;
     const cpuBefore = pids().length > 0 ? treeCpuSeconds(pids()) : 0;
     const sysBefore = systemCpu();
-    const rss = pids().length > 0 ? sampleTreeRss(pids) : null;
+    const memory = pids().length > 0 ? sampleTreeMemory(pids) : null;
     // Generous bounds: well below 20 msgs/s something is broken, not slow.
     const timeoutMs = Math.max(60_000, messages * 50);
     const source = runSource(running.port, messages, timeoutMs);
@@ -62,7 +66,8 @@ export async function measureRun(setup: SetupFactory, messages: number): Promise
     const doneAt = await sinkDone;
     const cpuAfter = pids().length > 0 ? treeCpuSeconds(pids()) : 0;
     const sysAfter = systemCpu();
-    const sampled = rss?.stop() ?? null;
+    const sampled = memory?.stop() ?? null;
+    const exactPeak = running.peakRssBytes();
     const injectSeconds = (sourceResult.endedAt - source.startedAt) / 1000;
     const e2eSeconds = doneAt === null ? null : (doneAt - source.startedAt) / 1000;
     const sysWall = ((doneAt ?? performance.now()) - source.startedAt) / 1000;
@@ -80,8 +85,10 @@ export async function measureRun(setup: SetupFactory, messages: number): Promise
       injectRate: messages / injectSeconds,
       e2eRate: e2eSeconds === null ? null : messages / e2eSeconds,
       cpuSecondsPer1000: pids().length > 0 || cpuAfter > 0 ? ((cpuAfter - cpuBefore) / messages) * 1000 : null,
-      peakRssBytes: running.peakRssBytes() ?? sampled,
-      sampledTreeRssBytes: sampled,
+      peakRssBytes: exactPeak ?? sampled?.pssBytes ?? null,
+      peakRssMethod: exactPeak !== null ? "VmHWM" : sampled !== null ? "sampled-tree-PSS" : null,
+      sampledTreePssBytes: sampled?.pssBytes ?? null,
+      sampledTreeRssBytes: sampled?.rssBytes ?? null,
       systemCores: (sysAfter.busy - sysBefore.busy) / 100 / sysWall,
       deliveredAtInjectEnd,
       sourceExit: sourceResult.code,

@@ -17,6 +17,7 @@ import type { RunningSetup, SetupFactory } from "./measure.ts";
 const ETC = "/etc/postfix";
 const OUT_ETC = "/etc/postfix-out";
 const OUT_NAME = "postfix-out";
+const MARKER = "# written by mailfleet bench/postfix-peer.ts";
 const QUEUE = "/var/spool/postfix";
 const OUT_QUEUE = "/var/spool/postfix-out";
 /** Through postlogd: there is no syslog daemon here. Removed by restore() unless BENCH_KEEP is set. */
@@ -115,7 +116,7 @@ function masterCf(smtpdPort: number, pickup: boolean): string {
     "scache unix - - n - 1 scache",
     "postlog unix-dgram n - n - 1 postlogd",
   ];
-  return `# written by mailfleet bench/postfix-peer.ts\n${services.filter(Boolean).join("\n")}\n`;
+  return `${MARKER}\n${services.filter(Boolean).join("\n")}\n`;
 }
 
 /** What `postmulti -e init` and `-I postfix-out -e create` leave in the default instance's main.cf. */
@@ -127,11 +128,19 @@ const MULTI_DEFAULT_INSTANCE: Record<string, string> = {
 
 function mainCf(settings: Record<string, string>): string {
   const lines = Object.entries(settings).map(([k, v]) => `${k} = ${v}`);
-  return `# written by mailfleet bench/postfix-peer.ts\n${lines.join("\n")}\n`;
+  return `${MARKER}\n${lines.join("\n")}\n`;
 }
 
 function postconf(configDir: string, settings: Record<string, string>): void {
   run("postconf", ["-c", configDir, "-e", ...Object.entries(settings).map(([k, v]) => `${k}=${v}`)]);
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 function masterPid(queueDir: string): number | null {
@@ -185,14 +194,16 @@ export function createPostfixPeer(options: { workDir: string; log: (line: string
   }
   stopAll();
   let pipelineReady = false;
+  // A postfix-out that this harness did not write is the host's own: S2 then refuses to touch it.
+  const foreignOut = existsSync(OUT_ETC) && !readText(join(OUT_ETC, "master.cf")).includes(MARKER);
 
   const setupPipelineOnce = () => {
     if (pipelineReady) return;
+    if (foreignOut) throw new Error(`${OUT_ETC} exists and was not made by the benchmark: not touching it`);
     writeFileSync(join(ETC, "main.cf"), mainCf(mainSettings("postfix-in-bench.test", 25)));
     // postmulti -e init adds the multi_instance_* settings to the default instance's main.cf.
     run("postmulti", ["-e", "init"]);
     if (!existsSync(OUT_ETC)) run("postmulti", ["-I", OUT_NAME, "-G", "mta", "-e", "create"]);
-    run("postmulti", ["-i", OUT_NAME, "-e", "enable"]);
     pipelineReady = true;
   };
 
@@ -225,7 +236,8 @@ export function createPostfixPeer(options: { workDir: string; log: (line: string
     const outPort = await freePort();
     run("postsuper", ["-c", OUT_ETC, "-d", "ALL"], { allowFail: true });
     // Distinct hostnames: Postfix refuses to relay to a server greeting with its own name (loop).
-    postconf(OUT_ETC, mainSettings("postfix-out-bench.test", sinkPort));
+    // `postmulti -e create` sets master_service_disable = inet (a new instance starts without listeners).
+    postconf(OUT_ETC, { ...mainSettings("postfix-out-bench.test", sinkPort), master_service_disable: "" });
     writeFileSync(join(OUT_ETC, "master.cf"), masterCf(outPort, false));
     run("postfix", ["-c", OUT_ETC, "start"]);
     await waitForListener(outPort, 15_000);
@@ -241,10 +253,14 @@ export function createPostfixPeer(options: { workDir: string; log: (line: string
     restore() {
       stopAll();
       spawnSync("sleep", ["2"]);
-      if (existsSync(OUT_ETC)) {
+      if (existsSync(OUT_ETC) && !foreignOut) {
         run("postsuper", ["-c", OUT_ETC, "-d", "ALL"], { allowFail: true });
         run("postmulti", ["-i", OUT_NAME, "-e", "disable"], { allowFail: true });
         run("postmulti", ["-i", OUT_NAME, "-e", "destroy"], { allowFail: true });
+      }
+      // postmulti cannot destroy an instance the default main.cf no longer lists (an aborted run).
+      if (!foreignOut) {
+        for (const dir of [OUT_ETC, OUT_QUEUE, "/var/lib/postfix-out"]) rmSync(dir, { recursive: true, force: true });
       }
       run("postsuper", ["-c", ETC, "-d", "ALL"], { allowFail: true });
       for (const file of ["main.cf", "master.cf"]) {

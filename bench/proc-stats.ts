@@ -81,6 +81,23 @@ export function statusBytes(pid: number, field: "VmRSS" | "VmHWM"): number {
   }
 }
 
+/** Proportional set size of one process (shared pages split among their users), bytes. */
+export function pssBytes(pid: number): number {
+  try {
+    const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Sum of PSS over the trees under `roots`, bytes: what the tree really occupies in RAM. */
+export function treePssBytes(roots: number[]): number {
+  let total = 0;
+  for (const pid of processTree(roots)) total += pssBytes(pid);
+  return total;
+}
+
 /** Sum of VmRSS over the trees under `roots`, bytes. */
 export function treeRssBytes(roots: number[]): number {
   let total = 0;
@@ -97,26 +114,37 @@ export function systemCpu(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-export interface RssSampler {
-  /** Highest tree-wide RSS seen so far, bytes. */
-  peak(): number;
-  stop(): number;
+export interface MemorySample {
+  /** Highest summed VmRSS seen (shared pages counted once per process: overstates many-process MTAs). */
+  rssBytes: number;
+  /** Highest summed PSS seen (shared pages split: comparable between one process and two hundred). */
+  pssBytes: number;
 }
 
-/** Samples the trees' summed VmRSS every `intervalMs` and keeps the maximum. */
-export function sampleTreeRss(roots: () => number[], intervalMs = 250): RssSampler {
-  let peak = 0;
+export interface MemorySampler {
+  stop(): MemorySample;
+}
+
+/** Samples the trees' summed VmRSS and PSS every `intervalMs` and keeps the maxima. */
+export function sampleTreeMemory(roots: () => number[], intervalMs = 500): MemorySampler {
+  const peak: MemorySample = { rssBytes: 0, pssBytes: 0 };
   const sample = () => {
-    peak = Math.max(peak, treeRssBytes(roots()));
+    let rss = 0;
+    let pss = 0;
+    for (const pid of processTree(roots())) {
+      rss += statusBytes(pid, "VmRSS");
+      pss += pssBytes(pid);
+    }
+    peak.rssBytes = Math.max(peak.rssBytes, rss);
+    peak.pssBytes = Math.max(peak.pssBytes, pss);
   };
   sample();
   const timer = setInterval(sample, intervalMs);
   return {
-    peak: () => peak,
     stop() {
       clearInterval(timer);
       sample();
-      return peak;
+      return { ...peak };
     },
   };
 }

@@ -73,13 +73,15 @@ interface ActiveSegment {
   size: number;
 }
 
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+
 export function segmentFileName(segment: number): string {
   return `${String(segment).padStart(8, "0")}.log`;
 }
 
 export function createSegmentWriter(deps: SegmentWriterDeps): SegmentWriter {
   const { fs, logger } = deps;
-  let queue: Entry[] = [];
+  const queue: Entry[] = [];
   let busy = false;
   let loop: Promise<void> = Promise.resolve();
   let flushWanted = false;
@@ -106,8 +108,16 @@ export function createSegmentWriter(deps: SegmentWriterDeps): SegmentWriter {
   async function run(): Promise<void> {
     while (hasWork()) {
       flushWanted = false;
-      const batch = queue;
-      queue = [];
+      // Everything queued, up to MAX_BATCH_BYTES (at least one record), so one huge burst does not
+      // become one giant write; the rest forms the next batch right away.
+      let bytes = 0;
+      let take = 0;
+      while (take < queue.length && (take === 0 || bytes < MAX_BATCH_BYTES)) {
+        bytes += queue[take]!.record.length;
+        take++;
+      }
+      const batch = queue.splice(0, take);
+      if (queue.length > 0) flushWanted = true;
       await writeBatch(batch);
     }
   }

@@ -24,15 +24,18 @@ async function runAndKill(dir: string, killAfterMs: number): Promise<string[]> {
   child.stdout.on("data", (chunk: string) => {
     output += chunk;
   });
-  const exited = once(child, "exit");
-  const started = Date.now();
-  while (!output.includes("ready\n") && Date.now() - started < 10_000 && child.exitCode === null) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
+  const exited = once(child, "close"); // after stdout is fully read
+  try {
+    const started = Date.now();
+    while (!output.includes("ready\n") && Date.now() - started < 10_000 && child.exitCode === null) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.ok(output.includes("ready\n"), "crash child did not start");
+    await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
   }
-  assert.ok(output.includes("ready\n"), "crash child did not start");
-  await new Promise((resolve) => setTimeout(resolve, killAfterMs));
-  child.kill("SIGKILL");
-  await exited;
   // Only complete lines were acknowledged.
   return output.split("\n").slice(0, -1);
 }

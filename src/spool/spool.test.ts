@@ -217,7 +217,6 @@ describe("spool", () => {
       );
       const relocated = await spool.compact();
       assert.equal(relocated, 1);
-      await new Promise((resolve) => setTimeout(resolve, 50));
       assert.ok(!spool.stats().segments.some((s) => s.no === oldest), "oldest segment removed");
       const body = await spool.readBody(survivorId);
       assert.ok(bodyIsIntact(body));

@@ -59,7 +59,7 @@ export interface SpoolStats {
 
 /** The Spool contract plus maintenance hooks for the instance (metrics) and tests. */
 export interface DurableSpool extends Spool {
-  /** Runs compaction now; resolves with the number of messages relocated. */
+  /** Runs compaction now, then removes emptied segments; resolves with the number relocated. */
   compact(): Promise<number>;
   stats(): SpoolStats;
 }
@@ -211,6 +211,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
       }
       if (relocated > 0) logger.info({ relocated }, "spool compaction relocated messages");
       scheduleCleanup();
+      while (cleaning !== null) await cleaning;
       return relocated;
     })().finally(() => {
       compacting = null;

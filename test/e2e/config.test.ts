@@ -32,7 +32,9 @@ describe("config check", () => {
   it("accepts a valid file", { timeout: 30_000 }, async () => {
     const path = await fileWith(
       "good.yaml",
-      ["hostname: mailfleet.test", "listen: ['127.0.0.1:2626']", "limits:", "  max_recipients: 10", ""].join("\n"),
+      ["hostname: mailfleet.test", "listen: ['127.0.0.1:2626']", "limits:", "  max_recipients: 10", ""].join(
+        "\n",
+      ),
     );
     const result = await runCli(["check", "-c", path]);
     assert.equal(result.code, 0, result.stderr);
@@ -43,7 +45,9 @@ describe("config check", () => {
   it("rejects an unknown key with file:line:col and a suggestion", { timeout: 30_000 }, async () => {
     const path = await fileWith(
       "typo.yaml",
-      ["hostname: mailfleet.test", "limits:", "  max_recipients: 10", "  max_mesage_size: 1MiB", ""].join("\n"),
+      ["hostname: mailfleet.test", "limits:", "  max_recipients: 10", "  max_mesage_size: 1MiB", ""].join(
+        "\n",
+      ),
     );
     const result = await runCli(["check", "-c", path]);
     assert.equal(result.code, EX_CONFIG, `stdout: ${result.stdout}\nstderr: ${result.stderr}`);
@@ -77,7 +81,9 @@ describe("config check", () => {
     assert.ok(result.stderr.includes(missing), result.stderr);
   });
 
-  it("uses the built-in default when there is no file in the working directory", { timeout: 30_000 }, async () => {
+  it("uses the built-in default when there is no file in the working directory", {
+    timeout: 30_000,
+  }, async () => {
     const empty = await mkdtemp(join(dir, "empty-"));
     const result = await runCli(["check"], { cwd: empty });
     assert.equal(result.code, 0, result.stderr);

@@ -40,7 +40,9 @@ describe("faults", () => {
     for (const sink of [good, slow, dropper]) await sink?.destroy();
   });
 
-  it("defers with a 'may be duplicated' warning when the peer drops after the final dot", { timeout: 60_000 }, async () => {
+  it("defers with a 'may be duplicated' warning when the peer drops after the final dot", {
+    timeout: 60_000,
+  }, async () => {
     const sent = await world.send(
       "alice@good.test",
       ["bob@dropper.test"],
@@ -59,7 +61,9 @@ describe("faults", () => {
     );
   });
 
-  it("delivers an accepted recipient once and retries only the deferred one", { timeout: 60_000 }, async () => {
+  it("delivers an accepted recipient once and retries only the deferred one", {
+    timeout: 60_000,
+  }, async () => {
     const subject = "mixed outcome";
     const sent = await world.send(
       "alice@good.test",

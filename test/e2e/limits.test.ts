@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { SMTPServer } from "smtp-server";
 import { eventually, startWorld, type World } from "../support/e2e-world.ts";
 import { freePort } from "../support/ports.ts";
-import { type SmtpDialog, openSmtp } from "../support/smtp-dialog.ts";
+import { openSmtp, type SmtpDialog } from "../support/smtp-dialog.ts";
 
 const MAX_SIZE = 10 * 1024;
 const MAX_RECIPIENTS = 3;
@@ -125,7 +125,9 @@ describe("limits", () => {
       assert.equal((await smtp.command("MAIL FROM:<alice@client.test>")).code, 250);
       assert.equal((await smtp.command("RCPT TO:<bare@raw.test>")).code, 250);
       assert.equal((await smtp.command("DATA")).code, 354);
-      const reply = await smtp.sendRaw("Subject: bare endings\r\n\r\nline one\nline two\rline three\r\nend\r\n.\r\n");
+      const reply = await smtp.sendRaw(
+        "Subject: bare endings\r\n\r\nline one\nline two\rline three\r\nend\r\n.\r\n",
+      );
       assert.equal(reply.code, 250, reply.raw);
     });
     const copy = await eventually("the copy at the receiving MTA", () =>

@@ -50,13 +50,15 @@ describe("mx", () => {
   });
 
   async function send(to: string, subject: string, w = world) {
-    const sent = await w.send("alice@sender.test", [to], simpleMessage({ from: "alice@sender.test", to, subject }));
+    const sent = await w.send(
+      "alice@sender.test",
+      [to],
+      simpleMessage({ from: "alice@sender.test", to, subject }),
+    );
     assert.equal(sent.code, 0, sent.stderr);
     assert.ok(sent.queueId);
     return sent.queueId;
   }
-
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
   it("bounces a Null MX domain at once with 5.1.10 and never connects", { timeout: 60_000 }, async () => {
     const id = await send("bob@nullmx.test", "null mx");
@@ -102,7 +104,9 @@ describe("mx", () => {
     assert.ok(copy.rcptArgs.some((a) => a.startsWith("<bob@twomx.test>")));
   });
 
-  it("refuses a private destination when allow_private_destinations is false", { timeout: 60_000 }, async () => {
+  it("refuses a private destination when allow_private_destinations is false", {
+    timeout: 60_000,
+  }, async () => {
     const strict = await startWorld({
       mxPort,
       zone,
@@ -111,15 +115,19 @@ describe("mx", () => {
     try {
       const id = await send("bob@private.test", "private destination", strict);
       const line = await eventually("a final or temporary failure for bob@private.test", () =>
-        strict.mailfleet.log.find((l) => /\b(bounced|deferred)\b/.test(l) && l.includes("to=<bob@private.test>")),
+        strict.mailfleet.log.find(
+          (l) => /\b(bounced|deferred)\b/.test(l) && l.includes("to=<bob@private.test>"),
+        ),
       );
       assert.ok(line.includes(id), line);
       assert.match(line, /\bbounced\b/, `a private destination is a permanent refusal: ${line}`);
       assert.match(line, /private/i);
       await sleep(1_000);
-      const copies = (await sink.messages()).filter((m) => m.content.includes("Subject: private destination"));
+      const copies = (await sink.messages()).filter((m) =>
+        m.content.includes("Subject: private destination"),
+      );
       assert.deepEqual(copies, [], "nothing may be sent to a private address");
-      assert.ok(!strict.mailfleet.log.some((l) => new RegExp(`delivered.*to=<${escape("bob@private.test")}>`).test(l)));
+      assert.ok(!strict.mailfleet.log.some((l) => /\bdelivered\b.*to=<bob@private\.test>/.test(l)));
     } finally {
       await strict.close();
     }

@@ -35,7 +35,9 @@ describe("relay", () => {
     await sink?.destroy();
   });
 
-  it("delivers a sent message through the MX with our Received header and the body intact", { timeout: 60_000 }, async () => {
+  it("delivers a sent message through the MX with our Received header and the body intact", {
+    timeout: 60_000,
+  }, async () => {
     const body = "First line of the body.\nSecond line, with a dot:\n.\nand the end.";
     const sent = await world.send(
       "alice@client.test",
@@ -56,7 +58,10 @@ describe("relay", () => {
     const copy = await eventually("the sink's copy", async () =>
       (await sink.messages()).find((m) => m.content.includes("Subject: relay one")),
     );
-    assert.ok(copy.rcptArgs.some((a) => a.includes("bob@example.test")), `rcpt: ${copy.rcptArgs}`);
+    assert.ok(
+      copy.rcptArgs.some((a) => a.includes("bob@example.test")),
+      `rcpt: ${copy.rcptArgs}`,
+    );
     assert.match(copy.content, /^Received: from [^\n]*\n(?:[ \t][^\n]*\n)*?[ \t]+by mailfleet\.test\b/m);
     assert.ok(copy.content.endsWith(`\n\n${body}\n`), `body changed:\n${copy.content}`);
     assert.doesNotMatch(copy.content, /\r/);
@@ -68,7 +73,9 @@ describe("relay", () => {
     assert.deepEqual(queue.messages, []);
   });
 
-  it("refuses to relay for a client outside trusted_networks with 554 5.7.1", { timeout: 30_000 }, async () => {
+  it("refuses to relay for a client outside trusted_networks with 554 5.7.1", {
+    timeout: 30_000,
+  }, async () => {
     const connection = new SMTPConnection({
       host: "127.0.0.1",
       port: world.smtpPort,
@@ -82,8 +89,13 @@ describe("relay", () => {
         connection.connect(() => resolve());
       });
       const error = await new Promise<{ responseCode?: number; response?: string }>((resolve, reject) => {
-        connection.send({ from: "eve@outsider.test", to: ["bob@example.test"] }, "Subject: x\r\n\r\nx\r\n", (err) =>
-          err ? resolve(err as { responseCode?: number; response?: string }) : reject(new Error("relay was accepted")),
+        connection.send(
+          { from: "eve@outsider.test", to: ["bob@example.test"] },
+          "Subject: x\r\n\r\nx\r\n",
+          (err) =>
+            err
+              ? resolve(err as { responseCode?: number; response?: string })
+              : reject(new Error("relay was accepted")),
         );
       });
       assert.equal(error.responseCode, 554, `reply: ${error.response}`);
@@ -93,7 +105,9 @@ describe("relay", () => {
     }
   });
 
-  it("announces PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and DSN", { timeout: 30_000 }, async () => {
+  it("announces PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and DSN", {
+    timeout: 30_000,
+  }, async () => {
     const smtp = await openSmtp({ port: world.smtpPort });
     try {
       assert.equal(smtp.greeting.code, 220);
@@ -110,13 +124,17 @@ describe("relay", () => {
     }
   });
 
-  it("passes DSN parameters (RET, ENVID, NOTIFY, ORCPT) on to the next hop", { timeout: 60_000 }, async () => {
+  it("passes DSN parameters (RET, ENVID, NOTIFY, ORCPT) on to the next hop", {
+    timeout: 60_000,
+  }, async () => {
     const smtp = await openSmtp({ port: world.smtpPort });
     try {
       assert.equal((await smtp.command("EHLO client.test")).code, 250);
       const mail = await smtp.command("MAIL FROM:<alice@client.test> RET=HDRS ENVID=env-4711");
       assert.equal(mail.code, 250, mail.raw);
-      const rcpt = await smtp.command("RCPT TO:<dsn@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig@example.test");
+      const rcpt = await smtp.command(
+        "RCPT TO:<dsn@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;orig@example.test",
+      );
       assert.equal(rcpt.code, 250, rcpt.raw);
       assert.equal((await smtp.command("DATA")).code, 354);
       const done = await smtp.sendRaw("Subject: dsn params\r\n\r\nhello\r\n.\r\n");

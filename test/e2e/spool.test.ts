@@ -32,7 +32,9 @@ describe("spool", () => {
     return started;
   }
 
-  it("refuses a second start on the same spool with exit 75 naming the lock", { timeout: 60_000 }, async () => {
+  it("refuses a second start on the same spool with exit 75 naming the lock", {
+    timeout: 60_000,
+  }, async () => {
     const w = await world(await freePort());
     // Same spool, other ports: only the spool lock can stop this one.
     const config = parse(await readFile(w.configPath, "utf8")) as Record<string, unknown>;
@@ -45,7 +47,10 @@ describe("spool", () => {
     assert.equal(second.timedOut, false, `the second instance kept running: ${second.stderr}`);
     assert.equal(second.code, EX_TEMPFAIL, second.stderr);
     assert.match(second.stderr, /lock/i);
-    assert.ok(second.stderr.includes(join(w.dir, "spool")), `the message should name the spool: ${second.stderr}`);
+    assert.ok(
+      second.stderr.includes(join(w.dir, "spool")),
+      `the message should name the spool: ${second.stderr}`,
+    );
     // The first instance is unharmed.
     assert.equal(w.mailfleet.child.exitCode, null);
     assert.equal((await w.mailq()).total, 0);
@@ -64,7 +69,9 @@ describe("spool", () => {
     }
   });
 
-  it("keeps queued mail across a restart and delivers it when the MX comes up", { timeout: 60_000 }, async () => {
+  it("keeps queued mail across a restart and delivers it when the MX comes up", {
+    timeout: 60_000,
+  }, async () => {
     const mxPort = await freePort(); // nothing listens there yet
     const w = await world(mxPort);
     const sent = await w.send(

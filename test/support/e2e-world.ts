@@ -55,7 +55,13 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     dns: { servers: [`127.0.0.1:${dns.port}`], timeout: "1s", tries: 1 },
     delivery: { allow_private_destinations: true, default_transport: "mx" },
     transports: {
-      mx: { nexthop: "mx", port: options.mxPort, retry_schedule: ["1s"], max_queue_lifetime: "5d", idle_timeout: "1s" },
+      mx: {
+        nexthop: "mx",
+        port: options.mxPort,
+        retry_schedule: ["1s"],
+        max_queue_lifetime: "5d",
+        idle_timeout: "1s",
+      },
     },
     bounce: { from: "MAILER-DAEMON@mailfleet.test" },
     log: { format: "text" },

@@ -48,7 +48,9 @@ export function runCli(
 }
 
 export async function startMailfleet(configPath: string, timeoutMs = 15_000): Promise<MailfleetProcess> {
-  const child = spawn(process.execPath, [cliPath, "start", "-c", configPath], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [cliPath, "start", "-c", configPath], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const log: string[] = [];
   let stderr = "";
   let partial = "";
@@ -72,7 +74,11 @@ export async function startMailfleet(configPath: string, timeoutMs = 15_000): Pr
           resolvePromise();
         } else if (child.exitCode !== null) {
           cleanup();
-          reject(new Error(`mailfleet exited (${child.exitCode}) while waiting for ${what}: ${stderr.slice(-2000)}`));
+          reject(
+            new Error(
+              `mailfleet exited (${child.exitCode}) while waiting for ${what}: ${stderr.slice(-2000)}`,
+            ),
+          );
         }
       };
       const timer = setTimeout(() => {

@@ -28,7 +28,15 @@ export async function startSinkAt(options: SinkAtOptions): Promise<SinkAt> {
   const { host, port } = options;
   const dumpDir = await mkdtemp(join(tmpdir(), "mailfleet-sink-"));
   await chmod(dumpDir, 0o777); // smtp-sink drops privileges to nobody before writing
-  const args = ["-u", "nobody", ...(options.flags ?? []), "-d", `${dumpDir}/%Y%m%d%H%M%S.`, `${host}:${port}`, "256"];
+  const args = [
+    "-u",
+    "nobody",
+    ...(options.flags ?? []),
+    "-d",
+    `${dumpDir}/%Y%m%d%H%M%S.`,
+    `${host}:${port}`,
+    "256",
+  ];
   const tool = postfixTool("smtp-sink");
   const child: ChildProcess = spawn(tool.path, args, { env: tool.env, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
@@ -48,7 +56,9 @@ export async function startSinkAt(options: SinkAtOptions): Promise<SinkAt> {
     dumpDir,
     async messages() {
       const files = (await readdir(dumpDir)).sort();
-      return Promise.all(files.map(async (f) => parseDump(join(dumpDir, f), await readFile(join(dumpDir, f), "utf8"))));
+      return Promise.all(
+        files.map(async (f) => parseDump(join(dumpDir, f), await readFile(join(dumpDir, f), "utf8"))),
+      );
     },
     stop,
     async destroy() {
@@ -58,7 +68,12 @@ export async function startSinkAt(options: SinkAtOptions): Promise<SinkAt> {
   };
 }
 
-async function waitForPort(host: string, port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+async function waitForPort(
+  host: string,
+  port: number,
+  child: ChildProcess,
+  stderr: () => string,
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`smtp-sink exited: ${stderr()}`);

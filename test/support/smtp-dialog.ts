@@ -58,9 +58,16 @@ export async function openSmtp(options: DialogOptions): Promise<SmtpDialog> {
       const end = /^\d{3}(?: [^\n]*)?\r?\n/m.exec(buffer);
       if (!end) break;
       const upTo = end.index + end[0].length;
-      const lines = buffer.slice(0, upTo).replace(/\r?\n$/, "").split(/\r?\n/);
+      const lines = buffer
+        .slice(0, upTo)
+        .replace(/\r?\n$/, "")
+        .split(/\r?\n/);
       buffer = buffer.slice(upTo);
-      replies.push({ code: Number(lines.at(-1)!.slice(0, 3)), lines: lines.map((l) => l.slice(4)), raw: lines.join("\n") });
+      replies.push({
+        code: Number(lines.at(-1)!.slice(0, 3)),
+        lines: lines.map((l) => l.slice(4)),
+        raw: lines.join("\n"),
+      });
     }
     notify();
   });
@@ -72,7 +79,10 @@ export async function openSmtp(options: DialogOptions): Promise<SmtpDialog> {
 
   const next = () =>
     new Promise<SmtpReply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no SMTP reply in ${timeoutMs} ms; got ${buffer}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no SMTP reply in ${timeoutMs} ms; got ${buffer}`)),
+        timeoutMs,
+      );
       const check = () => {
         const reply = replies.shift();
         if (reply) {

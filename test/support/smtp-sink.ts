@@ -7,8 +7,8 @@ import { chmod, mkdtemp, readdir, readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { postfixTool } from "./postfix-tools.ts";
 import { freePort } from "./ports.ts";
+import { postfixTool } from "./postfix-tools.ts";
 
 export interface SinkMessage {
   file: string;
@@ -29,7 +29,9 @@ export interface Sink {
   stop(): Promise<void>;
 }
 
-export async function startSink(options: { host?: string; flags?: string[]; dump?: boolean } = {}): Promise<Sink> {
+export async function startSink(
+  options: { host?: string; flags?: string[]; dump?: boolean } = {},
+): Promise<Sink> {
   const host = options.host ?? "127.0.0.1";
   const port = await freePort(host);
   let dumpDir: string | null = null;
@@ -54,7 +56,9 @@ export async function startSink(options: { host?: string; flags?: string[]; dump
     async messages() {
       if (!dumpDir) return [];
       const files = (await readdir(dumpDir)).sort();
-      return Promise.all(files.map(async (f) => parseDump(join(dumpDir!, f), await readFile(join(dumpDir!, f), "utf8"))));
+      return Promise.all(
+        files.map(async (f) => parseDump(join(dumpDir!, f), await readFile(join(dumpDir!, f), "utf8"))),
+      );
     },
     stop: () =>
       new Promise<void>((resolve) => {
@@ -65,7 +69,12 @@ export async function startSink(options: { host?: string; flags?: string[]; dump
   };
 }
 
-async function waitForPort(host: string, port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+async function waitForPort(
+  host: string,
+  port: number,
+  child: ChildProcess,
+  stderr: () => string,
+): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`smtp-sink exited: ${stderr()}`);
