@@ -188,9 +188,14 @@ export function createPostfixPeer(options: { workDir: string; log: (line: string
   const backupDir = join(options.workDir, "etc-postfix-backup");
   mkdirSync(backupDir, { recursive: true });
   const wasRunning = masterPid(QUEUE) !== null;
-  const hadMain = existsSync(join(ETC, "main.cf"));
+  // Files carrying our marker are leftovers of an aborted run, not the host's: not worth keeping.
+  const hostFile = (file: string) => existsSync(join(ETC, file)) && !readText(join(ETC, file)).includes(MARKER);
+  const hadMain = hostFile("main.cf");
   for (const file of ["main.cf", "master.cf"]) {
-    if (existsSync(join(ETC, file))) copyFileSync(join(ETC, file), join(backupDir, file));
+    if (hostFile(file)) copyFileSync(join(ETC, file), join(backupDir, file));
+  }
+  if (!hostFile("master.cf") && existsSync(join(ETC, "master.cf.proto"))) {
+    copyFileSync(join(ETC, "master.cf.proto"), join(backupDir, "master.cf")); // Debian's pristine copy
   }
   stopAll();
   let pipelineReady = false;

@@ -87,12 +87,15 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     async send(from, to, message) {
       const args = ["send", "-c", configPath, "--from", from, ...to.flatMap((t) => ["--to", t]), "-"];
       const result = await runCli(args, { input: message });
+      if (result.code !== 0 && current) result.stderr += exitNote(current);
       const queued = /queued as ([0-9A-Z]+)/.exec(result.stdout);
       return { ...result, queueId: queued?.[1] ?? null };
     },
     async mailq() {
       const result = await runCli(["mailq", "-c", configPath, "--json"]);
-      if (result.code !== 0) throw new Error(`mailq exited ${result.code}: ${result.stderr}`);
+      if (result.code !== 0) {
+        throw new Error(`mailq exited ${result.code}: ${result.stderr}${current ? exitNote(current) : ""}`);
+      }
       return JSON.parse(result.stdout) as QueueListing;
     },
     async close() {
@@ -111,6 +114,13 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     }
   }
   return world;
+}
+
+/** When the instance has died, says so with the end of its stderr, to explain a failed CLI call. */
+function exitNote(process: MailfleetProcess): string {
+  const { exitCode, signalCode } = process.child;
+  if (exitCode === null && signalCode === null) return "";
+  return `\n[mailfleet exited (${exitCode ?? signalCode}); its stderr ends:]\n${process.stderr().slice(-3000)}`;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
