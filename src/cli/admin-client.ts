@@ -13,7 +13,10 @@ export async function adminRequest<T>(config: Config, method: "GET" | "POST", pa
   try {
     endpoint = JSON.parse(await readFile(join(config.spoolDir, "admin.json"), "utf8")) as AdminEndpoint;
   } catch {
-    throw new CliError(`no running instance found for spool ${config.spoolDir} (is it started?)`, EXIT.unavailable);
+    throw new CliError(
+      `no running instance found for spool ${config.spoolDir} (is it started?)`,
+      EXIT.unavailable,
+    );
   }
   let res: Response;
   try {
@@ -23,7 +26,10 @@ export async function adminRequest<T>(config: Config, method: "GET" | "POST", pa
       signal: AbortSignal.timeout(10_000),
     });
   } catch (err) {
-    throw new CliError(`instance at ${endpoint.url} is not answering: ${(err as Error).message}`, EXIT.unavailable);
+    throw new CliError(
+      `instance at ${endpoint.url} is not answering: ${(err as Error).message}`,
+      EXIT.unavailable,
+    );
   }
   if (!res.ok) throw new CliError(`admin API ${method} ${path}: HTTP ${res.status}`, EXIT.unavailable);
   return (await res.json()) as T;

@@ -2,9 +2,10 @@
  * Loads the config for a CLI command, turning errors into one printed line each
  * (file:line:col: key: found ..., expected ...) and the EX_CONFIG exit code.
  */
-import type { Config } from "../config/types.ts";
+
 import { formatConfigError } from "../config/errors.ts";
 import { loadConfig } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 
 export function loadConfigOrExit(path: string | undefined): Config {

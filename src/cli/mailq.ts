@@ -35,6 +35,8 @@ export function formatMailq(listing: QueueListing): string {
     lines.push("");
   }
   const bytes = listing.messages.reduce((sum, m) => sum + m.size, 0);
-  lines.push(`-- ${Math.ceil(bytes / 1024)} Kbytes in ${listing.total} Request${listing.total === 1 ? "" : "s"}.`);
+  lines.push(
+    `-- ${Math.ceil(bytes / 1024)} Kbytes in ${listing.total} Request${listing.total === 1 ? "" : "s"}.`,
+  );
   return lines.join("\n");
 }

@@ -36,21 +36,29 @@ export async function runSend(args: string[]): Promise<number> {
   // Messages from files usually have LF line ends; SMTP needs CRLF.
   const body = message.replace(/\r?\n/g, "\r\n");
   const host = listener.host === "0.0.0.0" ? "127.0.0.1" : listener.host === "::" ? "::1" : listener.host;
-  const connection = new SMTPConnection({ host, port: listener.port, ignoreTLS: true, name: config.hostname });
+  const connection = new SMTPConnection({
+    host,
+    port: listener.port,
+    ignoreTLS: true,
+    name: config.hostname,
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       connection.once("error", reject);
       connection.connect(() => resolve());
     });
     const info = await new Promise<{ response: string }>((resolve, reject) => {
-      connection.send({ from: values.from!, to: values.to! }, body, (err, sent) => (err ? reject(err) : resolve(sent)));
+      connection.send({ from: values.from!, to: values.to! }, body, (err, sent) =>
+        err ? reject(err) : resolve(sent),
+      );
     });
     console.log(info.response);
     return EXIT.ok;
   } catch (err) {
     const code = (err as { responseCode?: number }).responseCode;
     const response = (err as { response?: string }).response ?? (err as Error).message;
-    if (code === undefined) throw new CliError(`cannot reach ${host}:${listener.port}: ${response}`, EXIT.unavailable);
+    if (code === undefined)
+      throw new CliError(`cannot reach ${host}:${listener.port}: ${response}`, EXIT.unavailable);
     console.error(response);
     return code >= 500 ? EXIT.dataError : EXIT.tempFail;
   } finally {

@@ -2,8 +2,7 @@
  * `mailfleet start`: runs one instance in the foreground until SIGTERM/SIGINT, then stops it
  * gracefully (in-flight sessions finish, the spool is closed cleanly).
  */
-import { createWriteStream } from "node:fs";
-import { mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { startInstance } from "../instance/instance.ts";
@@ -20,19 +19,27 @@ export async function runStart(args: string[]): Promise<number> {
   const out =
     config.log.file === "-"
       ? process.stdout
-      : (mkdirSync(dirname(config.log.file), { recursive: true }), createWriteStream(config.log.file, { flags: "a" }));
+      : (mkdirSync(dirname(config.log.file), { recursive: true }),
+        createWriteStream(config.log.file, { flags: "a" }));
   let instance: Awaited<ReturnType<typeof startInstance>>;
   try {
     instance = await startInstance({ config, logger, writeDeliveryLog: (line) => out.write(line) });
   } catch (err) {
-    if (err instanceof SpoolError && err.code === "SPOOL_LOCKED") throw new CliError(err.message, EXIT.tempFail);
-    if (err instanceof Error && "code" in err && (err.code === "EADDRINUSE" || err.code === "EADDRNOTAVAIL")) {
+    if (err instanceof SpoolError && err.code === "SPOOL_LOCKED")
+      throw new CliError(err.message, EXIT.tempFail);
+    if (
+      err instanceof Error &&
+      "code" in err &&
+      (err.code === "EADDRINUSE" || err.code === "EADDRNOTAVAIL")
+    ) {
       throw new CliError(`cannot listen: ${err.message}`, EXIT.unavailable);
     }
     throw err;
   }
   const listening = instance.listeners.map((l) => `${l.host}:${l.port}`).join(", ");
-  console.error(`mailfleet: listening on ${listening}${instance.admin ? `; admin API ${instance.admin.url}` : ""}`);
+  console.error(
+    `mailfleet: listening on ${listening}${instance.admin ? `; admin API ${instance.admin.url}` : ""}`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGTERM", stop);

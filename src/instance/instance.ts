@@ -4,12 +4,12 @@
  * Nothing here is global, so several instances (or tests) can live in one process.
  */
 import type { Logger } from "pino";
-import { startAdminServer, type AdminServer } from "../admin-api/server.ts";
+import { type AdminServer, startAdminServer } from "../admin-api/server.ts";
 import type { AdminEndpoint } from "../api-types/queue.ts";
 import type { Config } from "../config/types.ts";
+import { createDnsResolver } from "../delivery/dns-resolver.ts";
 import { createDestinationResolver } from "../delivery/mx-resolver.ts";
 import { createSiteConnector } from "../delivery/smtp-session.ts";
-import { createDnsResolver } from "../delivery/dns-resolver.ts";
 import type { NewMessage, Reply } from "../message/types.ts";
 import { createDeliveryLog } from "../results/delivery-log.ts";
 import { createResultRecorder } from "../results/recorder.ts";
@@ -68,7 +68,13 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
   });
   for (const message of recovered.messages) scheduler.enqueue(message);
 
-  const receiver = createReceiver({ spool, scheduler, log, minFreeBytes: () => config.limits.minFreeDiskBytes, logger });
+  const receiver = createReceiver({
+    spool,
+    scheduler,
+    log,
+    minFreeBytes: () => config.limits.minFreeDiskBytes,
+    logger,
+  });
   const listener = createListener({ config, receiver, logger });
   scheduler.start();
   let admin: AdminServer | null = null;
@@ -121,7 +127,8 @@ function createReceiver(deps: {
       if (now - freeCheckedAt > 1000) {
         freeCheckedAt = now;
         lowDisk = (await deps.spool.freeBytes()) < deps.minFreeBytes();
-        if (lowDisk) deps.logger.warn("spool file system below min_free_disk: refusing new mail with 452 4.3.1");
+        if (lowDisk)
+          deps.logger.warn("spool file system below min_free_disk: refusing new mail with 452 4.3.1");
       }
       return lowDisk ? LOW_DISK : null;
     },

@@ -25,6 +25,7 @@ export function routeRecipient(config: Config, envelope: { sender: string; recip
   const domain = recipientDomain(envelope.recipient);
   if (domain === null) return { ok: false, reason: `recipient <${envelope.recipient}> has no domain` };
   const transport = config.transports[config.delivery.defaultTransport];
-  if (!transport) return { ok: false, reason: `transport "${config.delivery.defaultTransport}" is not defined` };
+  if (!transport)
+    return { ok: false, reason: `transport "${config.delivery.defaultTransport}" is not defined` };
   return { ok: true, route: { transport, domain } };
 }

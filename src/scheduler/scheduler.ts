@@ -98,7 +98,11 @@ export class Scheduler {
   }
 
   siteStats(): { key: string; connections: number; queued: number }[] {
-    return [...this.#sites.values()].map((s) => ({ key: s.site.key, connections: s.connections, queued: s.queued }));
+    return [...this.#sites.values()].map((s) => ({
+      key: s.site.key,
+      connections: s.connections,
+      queued: s.queued,
+    }));
   }
 
   #wake(at: number): void {
@@ -163,7 +167,10 @@ export class Scheduler {
     // Group recipients by transport x domain: each group needs one resolution.
     const groups = new Map<string, { transport: TransportConfig; domain: string; indexes: number[] }>();
     for (const index of pending) {
-      const routed = routeRecipient(config, { sender: message.sender, recipient: message.recipients[index]!.address });
+      const routed = routeRecipient(config, {
+        sender: message.sender,
+        recipient: message.recipients[index]!.address,
+      });
       if (!routed.ok) {
         round.push({ index, transport: null });
         outcomes.push({
@@ -191,8 +198,20 @@ export class Scheduler {
           for (const index of group.indexes) {
             outcomes.push(
               resolution.permanent
-                ? { kind: "bounced", recipientIndex: index, reply: resolution.reply, scope: resolution.scope, relay: null }
-                : { kind: "deferred", recipientIndex: index, reply: resolution.reply, scope: resolution.scope, relay: null },
+                ? {
+                    kind: "bounced",
+                    recipientIndex: index,
+                    reply: resolution.reply,
+                    scope: resolution.scope,
+                    relay: null,
+                  }
+                : {
+                    kind: "deferred",
+                    recipientIndex: index,
+                    reply: resolution.reply,
+                    scope: resolution.scope,
+                    relay: null,
+                  },
             );
           }
           return;
@@ -202,7 +221,8 @@ export class Scheduler {
         bySite.set(resolution.site.key, entry);
       }),
     );
-    const nextAttemptAt = now + retryDelay(firstTransport(round)?.retryScheduleMs ?? [], attemptsSoFar(message) + 1);
+    const nextAttemptAt =
+      now + retryDelay(firstTransport(round)?.retryScheduleMs ?? [], attemptsSoFar(message) + 1);
     if (outcomes.length > 0) await this.#deps.results.jobFinished(message, outcomes, nextAttemptAt);
     if (bySite.size > 0) {
       const body = await this.#deps.spool.readBody(message.id);
@@ -262,11 +282,15 @@ export class Scheduler {
         continue;
       }
       stillPending = true;
-      reasons[index] = `${outcome.reply.code} ${outcome.reply.enhanced ?? ""} ${outcome.reply.text}`.replace(/ +/g, " ");
+      reasons[index] = `${outcome.reply.code} ${outcome.reply.enhanced ?? ""} ${outcome.reply.text}`.replace(
+        / +/g,
+        " ",
+      );
     }
     if (failures.length > 0) {
       const dsn = await this.#deps.results.roundFinished(message, failures);
-      for (const f of failures) message.recipients[f.index]!.state = f.kind === "bounced" ? "bounced" : "expired";
+      for (const f of failures)
+        message.recipients[f.index]!.state = f.kind === "bounced" ? "bounced" : "expired";
       if (dsn) this.enqueue(dsn);
     }
     if (stillPending) {

@@ -35,7 +35,12 @@ function scriptedConnector(opts: { fail?: boolean; delayMs?: number }) {
     async open(): Promise<OpenResult> {
       stats.opened++;
       if (opts.fail) {
-        return { ok: false, permanent: false, reply: { code: 421, enhanced: "4.4.1", text: "down" }, scope: "destination" };
+        return {
+          ok: false,
+          permanent: false,
+          reply: { code: 421, enhanced: "4.4.1", text: "down" },
+          scope: "destination",
+        };
       }
       stats.open++;
       stats.maxOpen = Math.max(stats.maxOpen, stats.open);
@@ -46,7 +51,14 @@ function scriptedConnector(opts: { fail?: boolean; delayMs?: number }) {
           async deliver(j): Promise<RecipientOutcome[]> {
             await new Promise((r) => setTimeout(r, opts.delayMs ?? 5));
             stats.delivered.push(j.id);
-            return [{ kind: "delivered", recipientIndex: 0, reply: { code: 250, enhanced: "2.0.0", text: "ok" }, relay }];
+            return [
+              {
+                kind: "delivered",
+                recipientIndex: 0,
+                reply: { code: 250, enhanced: "2.0.0", text: "ok" },
+                relay,
+              },
+            ];
           },
           async close() {
             stats.open--;
@@ -62,7 +74,10 @@ test("connections are capped at the site's concurrency and reused", async () => 
   const { connector, stats } = scriptedConnector({ delayMs: 5 });
   const q = new SiteQueue({ site: site(3), connector, logger, clock: Date, deadForMs: 1000 });
   const results = await Promise.all(Array.from({ length: 30 }, (_, i) => q.deliver(job(`m${i}`))));
-  assert.equal(results.every((r) => r[0]?.kind === "delivered"), true);
+  assert.equal(
+    results.every((r) => r[0]?.kind === "delivered"),
+    true,
+  );
   assert.equal(stats.delivered.length, 30);
   assert.equal(stats.maxOpen <= 3, true, `max open ${stats.maxOpen}`);
   assert.equal(stats.opened <= 3, true, `opened ${stats.opened} connections for 30 messages`);
@@ -75,7 +90,10 @@ test("a dead site fails its jobs fast, without reconnecting for each one", async
   const { connector, stats } = scriptedConnector({ fail: true });
   const q = new SiteQueue({ site: site(2), connector, logger, clock: Date, deadForMs: 60_000 });
   const first = await Promise.all([q.deliver(job("a")), q.deliver(job("b"))]);
-  assert.equal(first.flat().every((o) => o.kind === "deferred"), true);
+  assert.equal(
+    first.flat().every((o) => o.kind === "deferred"),
+    true,
+  );
   const later = await q.deliver(job("c"));
   assert.equal(later[0]?.kind, "deferred");
   assert.equal(later[0]?.kind === "deferred" && later[0].reply.code, 421);

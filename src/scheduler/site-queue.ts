@@ -179,6 +179,12 @@ export function failJob(
   return job.recipients.map((r) =>
     failure.permanent
       ? { kind: "bounced", recipientIndex: r.index, reply: failure.reply, scope: failure.scope, relay: null }
-      : { kind: "deferred", recipientIndex: r.index, reply: failure.reply, scope: failure.scope, relay: null },
+      : {
+          kind: "deferred",
+          recipientIndex: r.index,
+          reply: failure.reply,
+          scope: failure.scope,
+          relay: null,
+        },
   );
 }

@@ -43,7 +43,7 @@ limits: { min_free_disk: 1MiB }
 delivery: { allow_private_destinations: true }
 transports:
   mx: { nexthop: "[127.0.0.1]:${sink.port}", retry_schedule: [1s], idle_timeout: 1s }
-admin: null
+admin: { listen: null }
 `,
   );
   instance = await startMailfleet(configPath);
@@ -111,7 +111,7 @@ admin: null
     corrupt = 0;
     for (const msg of await sink.messages()) {
       const v = verifyReceived(msg.content);
-      if (!v || !v.intact) {
+      if (!v?.intact) {
         corrupt++;
         continue;
       }
