@@ -53,6 +53,7 @@ export class Scheduler {
   #pumpQueued = false;
   #running = false;
   #roundsInFlight = new Set<Promise<void>>();
+  #sitesSweptAt = 0;
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
@@ -133,6 +134,7 @@ export class Scheduler {
 
   #pump(): void {
     if (!this.#running) return;
+    this.#dropIdleSites();
     const room = this.#maxActive - this.#active.size;
     const ids = room > 0 ? this.#due.takeDue(this.#clock.now(), room) : [];
     for (const id of ids) {
@@ -304,6 +306,14 @@ export class Scheduler {
       // Recipients that got no outcome (cannot happen unless a job was lost): retry them.
       this.#due.schedule(message.id, nextAttemptAt);
     }
+  }
+
+  /** Forgets sites with nothing queued or connected (at most every 10 s; O(sites)). */
+  #dropIdleSites(): void {
+    const now = this.#clock.now();
+    if (now - this.#sitesSweptAt < 10_000) return;
+    this.#sitesSweptAt = now;
+    for (const [key, queue] of this.#sites) if (queue.isIdle) this.#sites.delete(key);
   }
 
   #siteQueue(site: Site): SiteQueue {
