@@ -2,9 +2,8 @@
  * `mailfleet start`: runs one instance in the foreground until SIGTERM/SIGINT, then stops it
  * gracefully (in-flight sessions finish, the spool is closed cleanly).
  */
-import { createWriteStream, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import pino from "pino";
 import { startInstance } from "../instance/instance.ts";
 import { createLogger } from "../results/logger.ts";
 import { SpoolError } from "../spool/types.ts";
@@ -16,11 +15,13 @@ export async function runStart(args: string[]): Promise<number> {
   const config = loadConfigOrExit(values.config);
   // Operational logs (JSON, pino) go to stderr; the delivery log goes to log.file.
   const logger = createLogger({ level: config.log.level, file: "stderr" });
-  const out =
-    config.log.file === "-"
-      ? process.stdout
-      : (mkdirSync(dirname(config.log.file), { recursive: true }),
-        createWriteStream(config.log.file, { flags: "a" }));
+  // Buffered, asynchronous writes: a synchronous write per log line cost more CPU than the SMTP
+  // work itself under load. The spool, not the log, is what must survive a crash.
+  const out = pino.destination({
+    dest: config.log.file === "-" ? 1 : config.log.file,
+    mkdir: true,
+    sync: false,
+  });
   let instance: Awaited<ReturnType<typeof startInstance>>;
   try {
     instance = await startInstance({ config, logger, writeDeliveryLog: (line) => out.write(line) });
@@ -46,6 +47,6 @@ export async function runStart(args: string[]): Promise<number> {
     process.once("SIGINT", stop);
   });
   await instance.stop();
-  if (out !== process.stdout) out.end();
+  out.flushSync();
   return EXIT.ok;
 }

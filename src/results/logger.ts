@@ -18,9 +18,9 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions): Logger {
   const destination =
     options.file === "-"
-      ? pino.destination(1)
+      ? pino.destination({ dest: 1, sync: false })
       : options.file === "stderr"
-        ? pino.destination(2)
+        ? pino.destination({ dest: 2, sync: false })
         : pino.destination({ dest: options.file, mkdir: true, sync: false });
   return pino({ level: options.level, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }
