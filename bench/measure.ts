@@ -15,6 +15,10 @@ export interface RunningSetup {
   pids(): number[];
   /** Exact peak RSS where the setup knows it (mailfleet: VmHWM per process), summed; else null. */
   peakRssBytes(): number | null;
+  /** Per-run outcome counts from the MTA's own log (delivered, deferred, ...), read before stop(). */
+  outcomes?(): Record<string, number>;
+  /** Resolves (with why) if the MTA dies during the run; the run is then cut short. */
+  died?: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -44,6 +48,8 @@ export interface RunResult {
   /** Messages the sink had when smtp-source finished (how far delivery lagged behind). */
   deliveredAtInjectEnd: number;
   sourceExit: number | null;
+  /** From the MTA's log: did every message go out exactly once, and nothing defer or bounce? */
+  outcomes: Record<string, number> | null;
   error: string | null;
 }
 
@@ -60,7 +66,12 @@ export async function measureRun(setup: SetupFactory, messages: number): Promise
     // Generous bounds: well below 20 msgs/s something is broken, not slow.
     const timeoutMs = Math.max(60_000, messages * 50);
     const source = runSource(running.port, messages, timeoutMs);
-    const sinkDone = sink.waitForCount(messages, timeoutMs);
+    let death: string | null = null;
+    const died = running.died?.then((why) => {
+      death = why;
+      return null;
+    });
+    const sinkDone = Promise.race([sink.waitForCount(messages, timeoutMs), ...(died ? [died] : [])]);
     const sourceResult = await source.done;
     const deliveredAtInjectEnd = sink.count();
     const doneAt = await sinkDone;
@@ -68,11 +79,16 @@ export async function measureRun(setup: SetupFactory, messages: number): Promise
     const sysAfter = systemCpu();
     const sampled = memory?.stop() ?? null;
     const exactPeak = running.peakRssBytes();
+    // The MTA may still be writing its log lines for the last deliveries.
+    await new Promise((r) => setTimeout(r, 300));
+    const outcomes = running.outcomes?.() ?? null;
     const injectSeconds = (sourceResult.endedAt - source.startedAt) / 1000;
     const e2eSeconds = doneAt === null ? null : (doneAt - source.startedAt) / 1000;
     const sysWall = ((doneAt ?? performance.now()) - source.startedAt) / 1000;
     let error: string | null = null;
-    if (sourceResult.code !== 0) {
+    if (death !== null) {
+      error = death;
+    } else if (sourceResult.code !== 0) {
       error = `smtp-source exited ${sourceResult.code}: ${sourceResult.stderr.trim().slice(-500)}`;
     } else if (doneAt === null) {
       error = `sink counted ${sink.count()}/${messages} within ${timeoutMs / 1000} s`;
@@ -84,7 +100,8 @@ export async function measureRun(setup: SetupFactory, messages: number): Promise
       e2eSeconds,
       injectRate: messages / injectSeconds,
       e2eRate: e2eSeconds === null ? null : messages / e2eSeconds,
-      cpuSecondsPer1000: pids().length > 0 || cpuAfter > 0 ? ((cpuAfter - cpuBefore) / messages) * 1000 : null,
+      cpuSecondsPer1000:
+        pids().length > 0 || cpuAfter > 0 ? ((cpuAfter - cpuBefore) / messages) * 1000 : null,
       peakRssBytes: exactPeak ?? sampled?.pssBytes ?? null,
       peakRssMethod: exactPeak !== null ? "VmHWM" : sampled !== null ? "sampled-tree-PSS" : null,
       sampledTreePssBytes: sampled?.pssBytes ?? null,
@@ -92,6 +109,7 @@ export async function measureRun(setup: SetupFactory, messages: number): Promise
       systemCores: (sysAfter.busy - sysBefore.busy) / 100 / sysWall,
       deliveredAtInjectEnd,
       sourceExit: sourceResult.code,
+      outcomes,
       error,
     };
   } finally {

@@ -8,8 +8,8 @@
  * is stopped after it, so nothing of one run leaks into the next.
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort } from "../test/support/ports.ts";
 import type { RunningSetup, SetupFactory } from "./measure.ts";
@@ -40,7 +40,9 @@ function run(cmd: string, args: string[], options: { input?: string; allowFail?:
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
   });
   if (res.status !== 0 && !options.allowFail) {
-    throw new Error(`${cmd} ${args.join(" ")} failed (${res.status ?? res.signal}): ${res.stderr || res.stdout}`);
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed (${res.status ?? res.signal}): ${res.stderr || res.stdout}`,
+    );
   }
   return res.stdout;
 }
@@ -121,7 +123,7 @@ function masterCf(smtpdPort: number, pickup: boolean): string {
 
 /** What `postmulti -e init` and `-I postfix-out -e create` leave in the default instance's main.cf. */
 const MULTI_DEFAULT_INSTANCE: Record<string, string> = {
-  multi_instance_wrapper: "${command_directory}/postmulti -p --",
+  multi_instance_wrapper: "$command_directory/postmulti -p --",
   multi_instance_enable: "yes",
   multi_instance_directories: OUT_ETC,
 };
@@ -189,7 +191,8 @@ export function createPostfixPeer(options: { workDir: string; log: (line: string
   mkdirSync(backupDir, { recursive: true });
   const wasRunning = masterPid(QUEUE) !== null;
   // Files carrying our marker are leftovers of an aborted run, not the host's: not worth keeping.
-  const hostFile = (file: string) => existsSync(join(ETC, file)) && !readText(join(ETC, file)).includes(MARKER);
+  const hostFile = (file: string) =>
+    existsSync(join(ETC, file)) && !readText(join(ETC, file)).includes(MARKER);
   const hadMain = hostFile("main.cf");
   for (const file of ["main.cf", "master.cf"]) {
     if (hostFile(file)) copyFileSync(join(ETC, file), join(backupDir, file));
@@ -265,7 +268,8 @@ export function createPostfixPeer(options: { workDir: string; log: (line: string
       }
       // postmulti cannot destroy an instance the default main.cf no longer lists (an aborted run).
       if (!foreignOut) {
-        for (const dir of [OUT_ETC, OUT_QUEUE, "/var/lib/postfix-out"]) rmSync(dir, { recursive: true, force: true });
+        for (const dir of [OUT_ETC, OUT_QUEUE, "/var/lib/postfix-out"])
+          rmSync(dir, { recursive: true, force: true });
       }
       run("postsuper", ["-c", ETC, "-d", "ALL"], { allowFail: true });
       for (const file of ["main.cf", "master.cf"]) {
@@ -280,7 +284,32 @@ export function createPostfixPeer(options: { workDir: string; log: (line: string
 
 function running(port: number, roots: () => (number | null)[], stop: () => Promise<void>): RunningSetup {
   const pids = () => roots().filter((p) => p !== null);
-  return { port, pids, peakRssBytes: () => null, stop };
+  const logFrom = logSize();
+  return { port, pids, peakRssBytes: () => null, outcomes: () => logOutcomes(logFrom), stop };
+}
+
+function logSize(): number {
+  try {
+    return statSync(POSTFIX_LOG).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** status=sent/deferred/bounced counts in the Postfix log since byte `from`, per instance. */
+function logOutcomes(from: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  let text = "";
+  try {
+    text = readFileSync(POSTFIX_LOG).subarray(from).toString("utf8");
+  } catch {
+    return counts;
+  }
+  for (const m of text.matchAll(/ (postfix(?:-out)?)\/smtp\[\d+\]: .* status=(\w+)/g)) {
+    const key = `${m[1]}.${m[2]}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
 
 /** For a failed run's report: the last lines of Postfix's log. */

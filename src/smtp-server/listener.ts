@@ -10,7 +10,6 @@
  * Flow per transaction: MAIL (capacity check) -> RCPT (relay check) -> DATA (normalise,
  * measure, prepend Received) -> receiver.accept -> reply.
  */
-import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import {
   SMTPServer,
