@@ -41,11 +41,11 @@ export async function runStart(args: string[]): Promise<number> {
   console.error(
     `mailfleet: listening on ${listening}${instance.admin ? `; admin API ${instance.admin.url}` : ""}`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGTERM", stop);
-    process.once("SIGINT", stop);
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
+  logger.info({ signal }, "stopping on signal");
   await instance.stop();
   out.flushSync();
   return EXIT.ok;
