@@ -115,7 +115,7 @@ describe("loadConfig", () => {
           nexthop: { kind: "host", host: "relay.example.org", port: 25, lookupMx: true },
         },
       },
-      bounce: { from: "postmaster@example.com" },
+      bounce: { from: "postmaster@example.com", delayWarningAfterMs: 30 * 60_000 },
       log: { format: "json", file: join(FIXTURES, "logs/mailfleet.log"), level: "debug" },
       admin: { listen: null },
     };
@@ -201,7 +201,7 @@ describe("builtinConfig", () => {
       dns: { servers: [], timeoutMs: 5000, tries: 2 },
       delivery: { allowPrivateDestinations: false, defaultTransport: "mx" },
       transports: { mx: defaultTransport("mx", hostname()) },
-      bounce: { from: `MAILER-DAEMON@${hostname()}` },
+      bounce: { from: `MAILER-DAEMON@${hostname()}`, delayWarningAfterMs: 4 * 3_600_000 },
       log: { format: "text", file: "-", level: "info" },
       admin: { listen: { host: "127.0.0.1", port: 2580 } },
     } satisfies Config);

@@ -60,6 +60,13 @@ describe("createConfigSchema", () => {
     assert.equal(config.transports.mx?.name, "mx");
   });
 
+  test("bounce.delay_warning_after: 4h by default, 0 turns the warning off, not negative", () => {
+    assert.equal(schema.parse({}).bounce.delayWarningAfterMs, 4 * 3_600_000);
+    assert.equal(schema.parse({ bounce: { delay_warning_after: 0 } }).bounce.delayWarningAfterMs, 0);
+    assert.equal(schema.parse({ bounce: { delay_warning_after: "2s" } }).bounce.delayWarningAfterMs, 2000);
+    assert.equal(issuesOf({ bounce: { delay_warning_after: "-1h" } }).length, 1);
+  });
+
   test("objects are strict at every level", () => {
     for (const input of [
       { extra: 1 },

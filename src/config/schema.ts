@@ -199,7 +199,10 @@ export function createConfigSchema(ctx: SchemaContext) {
       delivery: deliverySchema.prefault({}),
       transports: transportsSchema.prefault({}),
       bounce: z
-        .strictObject({ from: value(EXPECTED.email, (v) => (isEmailAddress(v) ? v : undefined)).optional() })
+        .strictObject({
+          from: value(EXPECTED.email, (v) => (isEmailAddress(v) ? v : undefined)).optional(),
+          delay_warning_after: duration().prefault("4h"),
+        })
         .prefault({}),
       log: z
         .strictObject({
@@ -238,7 +241,10 @@ export function createConfigSchema(ctx: SchemaContext) {
         dns: raw.dns,
         delivery: raw.delivery,
         transports,
-        bounce: { from: raw.bounce.from ?? `MAILER-DAEMON@${hostnameValue}` },
+        bounce: {
+          from: raw.bounce.from ?? `MAILER-DAEMON@${hostnameValue}`,
+          delayWarningAfterMs: raw.bounce.delay_warning_after,
+        },
         log: {
           format: raw.log.format,
           file: raw.log.file === "-" ? "-" : resolvePath(ctx.baseDir, raw.log.file),

@@ -88,6 +88,11 @@ export interface Config {
   bounce: {
     /** From: of DSNs we generate (envelope sender of a DSN is always the null sender). */
     from: string;
+    /**
+     * A message still pending this long after arrival gets one delay DSN, for the recipients
+     * whose NOTIFY asks for DELAY explicitly. 0 = never.
+     */
+    delayWarningAfterMs: number;
   };
   log: {
     format: "text" | "json";

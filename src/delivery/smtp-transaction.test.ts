@@ -147,4 +147,19 @@ describe("smtp transaction", () => {
     assert.equal(delivered[0]?.kind, "delivered");
     assert.deepEqual(utf8.messages[0]?.to, ["josé@dest.test"]);
   });
+
+  it("tells whether the next hop announced DSN (who owes a NOTIFY=SUCCESS report)", async () => {
+    const results: (boolean | undefined)[] = [];
+    for (const hideDSN of [true, false]) {
+      const receiver = await startReceiver({ hideDSN });
+      cleanups.push(() => receiver.close());
+      const session = opened(await connector.open(testSite(receiver.port, [["127.0.0.1"]])));
+      const job = testJob(["s@dest.test"]);
+      job.recipients[0]!.notify = ["SUCCESS"];
+      const [outcome] = await session.deliver(job);
+      assert.equal(outcome?.kind, "delivered");
+      results.push(outcome?.kind === "delivered" ? outcome.peerSupportsDsn : undefined);
+    }
+    assert.deepEqual(results, [false, true]);
+  });
 });

@@ -202,7 +202,9 @@ export async function runTransaction(
       outcome = (i) => ({ ...c, recipientIndex: i, reply, relay });
     } else if (accepted.has(address) && err === null && info) {
       const reply = fromPeer(info.response, "dot");
-      outcome = (i) => ({ kind: "delivered", recipientIndex: i, reply, relay });
+      // RFC 3461 5.2.2: without DSN at the next hop, a NOTIFY=SUCCESS notice is ours to send.
+      const peerSupportsDsn = internals._supportedExtensions.includes("DSN");
+      outcome = (i) => ({ kind: "delivered", recipientIndex: i, reply, relay, peerSupportsDsn });
     } else if (
       accepted.has(address) &&
       err?.response &&

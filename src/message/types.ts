@@ -78,7 +78,18 @@ export interface RelayInfo {
 
 /** Outcome of one delivery attempt for one recipient. */
 export type RecipientOutcome =
-  | { kind: "delivered"; recipientIndex: number; reply: Reply; relay: RelayInfo }
+  | {
+      kind: "delivered";
+      recipientIndex: number;
+      reply: Reply;
+      relay: RelayInfo;
+      /**
+       * Whether the next hop advertised DSN (RFC 3461) in its EHLO reply. When it did not, a
+       * NOTIFY=SUCCESS recipient is owed a "relayed" DSN from us (RFC 3461 5.2.2); when it did,
+       * the next hop took that duty over. Absent when unknown: no success DSN is sent.
+       */
+      peerSupportsDsn?: boolean;
+    }
   | {
       kind: "deferred";
       recipientIndex: number;

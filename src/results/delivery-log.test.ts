@@ -187,3 +187,24 @@ describe("delivery log, json format", () => {
     assert.equal(events[7]!.dsn, "4.4.7");
   });
 });
+
+describe("delivery log, DSN kinds", () => {
+  it("names what a queued DSN reports when told (text and json)", () => {
+    const text = capture("text");
+    text.log.dsnQueued({ id: ID, dsnId: "01JD3FZZZZZZZZZZZZZZ", recipients: 1, action: "relayed" });
+    assert.equal(
+      text.lines[0],
+      "2026-11-23T12:00:00.000Z 01JD3FABCDEFGHJKMNPQ dsn_queued dsn_id=01JD3FZZZZZZZZZZZZZZ nrcpt=1 action=relayed\n",
+    );
+    const json = capture("json");
+    json.log.dsnQueued({ id: ID, dsnId: "01JD3FZZZZZZZZZZZZZZ", recipients: 2, action: "delayed" });
+    assert.deepEqual(JSON.parse(json.lines[0]!), {
+      time: "2026-11-23T12:00:00.000Z",
+      event: "dsn_queued",
+      id: ID,
+      dsnId: "01JD3FZZZZZZZZZZZZZZ",
+      recipients: 2,
+      action: "delayed",
+    });
+  });
+});

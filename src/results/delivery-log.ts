@@ -66,6 +66,8 @@ export interface DsnQueuedEvent {
   dsnId: QueueId;
   /** Recipients the notification reports on. */
   recipients: number;
+  /** What it reports (RFC 3464 action): a bounce, a delay warning or a success report. */
+  action?: "failed" | "delayed" | "relayed";
 }
 
 export interface DeliveryLog {
@@ -177,10 +179,12 @@ export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
     },
 
     dsnQueued(e) {
-      emit("dsn_queued", e.id, [`dsn_id=${clean(e.dsnId)}`, `nrcpt=${e.recipients}`], {
-        dsnId: e.dsnId,
-        recipients: e.recipients,
-      });
+      emit(
+        "dsn_queued",
+        e.id,
+        [`dsn_id=${clean(e.dsnId)}`, `nrcpt=${e.recipients}`, ...(e.action ? [`action=${e.action}`] : [])],
+        { dsnId: e.dsnId, recipients: e.recipients, ...(e.action ? { action: e.action } : {}) },
+      );
     },
 
     removed(e) {

@@ -76,6 +76,14 @@ const greylisted: DsnFailure = {
   remoteMta: "mx.example.net",
 };
 
+const relayed: DsnFailure = {
+  index: 0,
+  action: "relayed",
+  status: "2.0.0",
+  reply: { code: 250, enhanced: "2.0.0", text: "Ok: queued as 4XYZ" },
+  remoteMta: "mx.example.com",
+};
+
 function input(overrides: Partial<DsnInput>): DsnInput {
   return {
     original: original(),
@@ -178,6 +186,24 @@ describe("buildDsn: who gets a notification", () => {
     assert.equal(blocks.length, 2);
     assert.equal(blocks[1]!.get("Final-Recipient"), "rfc822; c@example.net");
     assert.doesNotMatch(dsn.body.toString(), /b@example\.com>:/);
+  });
+
+  it("sends a success report only to a recipient that explicitly asked for SUCCESS", async () => {
+    assert.equal(await buildDsn(input({ original: original({}, [null, null]), failures: [relayed] })), null);
+    assert.equal(
+      await buildDsn(input({ original: original({}, [["FAILURE", "DELAY"], null]), failures: [relayed] })),
+      null,
+    );
+    assert.equal(await buildDsn(input({ original: original({}, [[], null]), failures: [relayed] })), null);
+    const dsn = await build({ original: original({}, [["SUCCESS"], null]), failures: [relayed] });
+    const blocks = parseStatusFields(splitMultipart(parsePart(dsn.body))[1]!.body);
+    assert.equal(blocks[1]!.get("Action"), "relayed");
+    assert.equal(blocks[1]!.get("Status"), "2.0.0");
+  });
+
+  it("never sends a success report to the null sender", async () => {
+    const nullSender = original({ sender: "" }, [["SUCCESS"], null]);
+    assert.equal(await buildDsn(input({ original: nullSender, failures: [relayed] })), null);
   });
 
   it("throws on a failure index with no recipient (a caller bug)", async () => {
@@ -339,5 +365,37 @@ describe("buildDsn: golden files", () => {
 
   it("failed and delayed recipients in one report", async () => {
     assertGolden("mixed.eml", (await build({ failures: [userUnknown, greylisted] })).body);
+  });
+
+  it("relayed: a success report, headers only even with RET=FULL, no Will-Retry-Until", async () => {
+    const dsn = await build({
+      original: original({ dsn: { ret: "FULL", envid: "QQ314159" } }, [["SUCCESS", "FAILURE"], null]),
+      failures: [relayed],
+    });
+    const top = parsePart(dsn.body);
+    assert.equal(top.headers.get("subject"), "Successful Mail Delivery Report");
+    const parts = splitMultipart(top);
+    const recipient = parseStatusFields(parts[1]!.body)[1]!;
+    assert.equal(recipient.get("Action"), "relayed");
+    assert.equal(recipient.get("Status"), "2.0.0");
+    assert.equal(recipient.get("Remote-MTA"), "dns; mx.example.com");
+    assert.equal(recipient.has("Will-Retry-Until"), false);
+    assert.equal(parts[2]!.headers.get("content-type"), "text/rfc822-headers");
+    assert.doesNotMatch(dsn.body.toString(), /the numbers are attached/);
+    assertGolden("relayed.eml", dsn.body);
+  });
+
+  it("delivered and relayed recipients in one success report", async () => {
+    const delivered: DsnFailure = { ...relayed, index: 1, action: "delivered", remoteMta: "mx.example.net" };
+    const dsn = await build({
+      original: original({}, [["SUCCESS"], ["SUCCESS"]]),
+      failures: [relayed, delivered],
+    });
+    const blocks = parseStatusFields(splitMultipart(parsePart(dsn.body))[1]!.body);
+    assert.deepEqual(
+      blocks.slice(1).map((b) => b.get("Action")),
+      ["relayed", "delivered"],
+    );
+    assertGolden("success-mixed.eml", dsn.body);
   });
 });

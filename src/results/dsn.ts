@@ -1,6 +1,7 @@
 /**
- * Builds RFC 3464 delivery status notifications: the bounce (or delay warning) we send back to
- * a message's envelope sender when some of its recipients failed or are late. Pure apart from
+ * Builds RFC 3464 delivery status notifications: the bounce, delay warning or success report
+ * ("relayed" to a next hop without DSN) we send back to a message's envelope sender about some
+ * of its recipients. Pure apart from
  * the random token: takes the stored message and the failures, returns the new message to
  * spool. Who gets notified follows RFC 3461 (NOTIFY per recipient, RET per message) and
  * RFC 3834 (never a notification to the null sender or about a notification).
@@ -13,14 +14,21 @@
  */
 import { randomBytes } from "node:crypto";
 import MimeNode from "nodemailer/lib/mime-node";
-import type { NewMessage, Reply, StoredMessage } from "../message/types.ts";
+import type { DsnNotify, NewMessage, Reply, StoredMessage } from "../message/types.ts";
 import { formatReply, toAsciiLine } from "./reply-text.ts";
 
+/**
+ * RFC 3464 2.3.3 actions we report. "relayed" and "delivered" are success reports: sent only to
+ * a recipient whose NOTIFY explicitly asks for SUCCESS.
+ */
+export type DsnAction = "failed" | "delayed" | "relayed" | "delivered";
+
+/** One recipient's entry in a notification (named for its usual case, a failure). */
 export interface DsnFailure {
   /** Index into original.recipients. */
   index: number;
-  action: "failed" | "delayed";
-  /** RFC 3463 status "x.y.z". For an expired message: "4.4.7" with action "failed". */
+  action: DsnAction;
+  /** RFC 3463 status "x.y.z". For an expired message: "4.4.7" with action "failed"; success: "2.0.0". */
   status: string;
   /** The remote (or local) reply; for an expired message, the last deferral's reply. */
   reply: Reply;
@@ -51,12 +59,13 @@ export interface BuiltDsn {
 
 const FAILED_SUBJECT = "Undelivered Mail Returned to Sender";
 const DELAYED_SUBJECT = "Delayed Mail (still being retried)";
+const SUCCESS_SUBJECT = "Successful Mail Delivery Report";
 const EXPIRED_STATUS = "4.4.7";
 
 /**
  * Returns the notification to queue, or null when none is due: the original came from the
  * null sender or is itself a notification, or no failure's recipient asked to be told
- * (NOTIFY=NEVER, or NOTIFY without FAILURE / DELAY for that action).
+ * (NOTIFY=NEVER, or NOTIFY without FAILURE / DELAY / SUCCESS for that action).
  */
 export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
   const { original } = input;
@@ -65,6 +74,8 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
   if (reported.length === 0) return null;
 
   const anyFailed = reported.some((failure) => failure.action === "failed");
+  const anyDelayed = reported.some((failure) => failure.action === "delayed");
+  const kind: ReportKind = anyFailed ? "failed" : anyDelayed ? "delayed" : "success";
   const token = input.randomToken ?? (() => randomBytes(8).toString("hex"));
   const root = new MimeNode("multipart/report; report-type=delivery-status", {
     baseBoundary: token(),
@@ -74,7 +85,7 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
     { key: "From", value: { name: "Mail Delivery System", address: input.from } },
     // MimeNode keeps a UTF-8 mailbox as is (RFC 6532) and punycodes only an IDN domain.
     { key: "To", value: original.sender },
-    { key: "Subject", value: anyFailed ? FAILED_SUBJECT : DELAYED_SUBJECT },
+    { key: "Subject", value: SUBJECTS[kind] },
     { key: "Date", value: input.now },
     { key: "Message-ID", value: `<${compactTime(input.now)}.${token()}@${input.reportingMta}>` },
     { key: "Auto-Submitted", value: "auto-replied" },
@@ -83,7 +94,8 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
 
   // RFC 3461 4.3: RET applies to "failed" notifications only. Without RET the choice is ours:
   // we return the headers only (less data sent back to a possibly forged sender, and no
-  // second copy of a large message); a delay warning always carries the headers only.
+  // second copy of a large message); a delay warning or success report always carries the
+  // headers only.
   const returnFull = anyFailed && original.dsn.ret === "FULL";
   root
     .createChild("text/plain; charset=us-ascii")
@@ -93,7 +105,7 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
   const statusFields = deliveryStatus(input, reported);
   root
     .createChild(hasNonAscii(statusFields) ? "message/global-delivery-status" : "message/delivery-status")
-    .setHeader("Content-Description", anyFailed ? "Delivery report" : "Delay report")
+    .setHeader("Content-Description", kind === "delayed" ? "Delay report" : "Delivery report")
     .setContent(statusFields);
 
   if (returnFull) {
@@ -107,7 +119,7 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
     const eightBit = hasEightBit(headers);
     const partHeaders = [
       `Content-Type: ${eightBit ? "message/global-headers" : "text/rfc822-headers"}`,
-      `Content-Description: ${anyFailed ? "Undelivered Message Headers" : "Delayed Message Headers"}`,
+      `Content-Description: ${HEADERS_DESCRIPTIONS[kind]}`,
       ...(eightBit ? ["Content-Transfer-Encoding: 8bit"] : []),
     ];
     root
@@ -132,15 +144,46 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
   return { message, body };
 }
 
-/** RFC 3461 4.1: no NOTIFY means FAILURE and DELAY; NEVER (stored as []) means nothing. */
+/** What a notification is about, by its most serious entry: decides the wording. */
+type ReportKind = "failed" | "delayed" | "success";
+
+const SUBJECTS: Record<ReportKind, string> = {
+  failed: FAILED_SUBJECT,
+  delayed: DELAYED_SUBJECT,
+  success: SUCCESS_SUBJECT,
+};
+
+const HEADERS_DESCRIPTIONS: Record<ReportKind, string> = {
+  failed: "Undelivered Message Headers",
+  delayed: "Delayed Message Headers",
+  success: "Message Headers",
+};
+
+/** The NOTIFY keyword that asks for each action. */
+const NOTIFY_FOR: Record<DsnAction, DsnNotify> = {
+  failed: "FAILURE",
+  delayed: "DELAY",
+  relayed: "SUCCESS",
+  delivered: "SUCCESS",
+};
+
+/**
+ * RFC 3461 4.1: no NOTIFY means FAILURE and DELAY (never SUCCESS); NEVER (stored as []) means
+ * nothing.
+ */
 function wantsNotice(input: DsnInput, failure: DsnFailure): boolean {
   const recipient = input.original.recipients[failure.index];
   if (recipient === undefined) {
     throw new Error(`DSN failure index ${failure.index} has no recipient in ${input.original.id}`);
   }
+  const wanted = NOTIFY_FOR[failure.action];
   const notify = recipient.dsn.notify;
-  if (notify === null) return true;
-  return notify.includes(failure.action === "failed" ? "FAILURE" : "DELAY");
+  if (notify === null) return wanted !== "SUCCESS";
+  return notify.includes(wanted);
+}
+
+function isSuccess(failure: DsnFailure): boolean {
+  return failure.action === "relayed" || failure.action === "delivered";
 }
 
 function recipientAddress(input: DsnInput, failure: DsnFailure): string {
@@ -151,6 +194,7 @@ function recipientAddress(input: DsnInput, failure: DsnFailure): string {
 function humanReadable(input: DsnInput, reported: DsnFailure[], returnFull: boolean): string {
   const failed = reported.filter((failure) => failure.action === "failed");
   const delayed = reported.filter((failure) => failure.action === "delayed");
+  const succeeded = reported.filter(isSuccess);
   const lines = [`This is the mail system at host ${input.reportingMta}.`, ""];
   if (failed.length > 0) {
     lines.push(
@@ -162,7 +206,7 @@ function humanReadable(input: DsnInput, reported: DsnFailure[], returnFull: bool
       "If you do so, please include this problem report. You can",
       "delete your own text from the attached returned message.",
     );
-  } else {
+  } else if (delayed.length > 0) {
     lines.push(
       "####################################################################",
       "# THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #",
@@ -173,6 +217,14 @@ function humanReadable(input: DsnInput, reported: DsnFailure[], returnFull: bool
     if (input.willRetryUntil !== undefined) {
       lines.push(`It will be retried until ${rfc5322Date(input.willRetryUntil)}.`);
     }
+  } else {
+    lines.push(
+      "Your message was successfully delivered to the destination(s)",
+      "listed below. If the message was relayed to a system that does not",
+      "report delivery status, you will receive no further notifications",
+      "from it; you may still receive notifications of mail delivery",
+      "errors from other systems.",
+    );
   }
   lines.push("", "                   The mail system", "");
   for (const failure of failed) lines.push(...explain(input, failure), "");
@@ -180,6 +232,10 @@ function humanReadable(input: DsnInput, reported: DsnFailure[], returnFull: bool
     lines.push("Delivery to the following recipients is still being retried:", "");
   }
   for (const failure of delayed) lines.push(...explain(input, failure), "");
+  if (succeeded.length > 0 && succeeded.length < reported.length) {
+    lines.push("Your message was successfully delivered to the following recipients:", "");
+  }
+  for (const failure of succeeded) lines.push(...explain(input, failure), "");
   return lines.join("\r\n");
 }
 
@@ -188,7 +244,11 @@ function explain(input: DsnInput, failure: DsnFailure): string[] {
   const reply = formatReply(failure.reply);
   const said = failure.remoteMta === null ? reply : `host ${toAsciiLine(failure.remoteMta)} said: ${reply}`;
   const expired = failure.action === "failed" && failure.status === EXPIRED_STATUS;
-  const reason = expired ? `message delivery time expired; last error: ${said}` : said;
+  const reason = expired
+    ? `message delivery time expired; last error: ${said}`
+    : failure.action === "relayed"
+      ? `relayed to a mailer that does not report delivery status; ${said}`
+      : said;
   return wrap(`<${recipientAddress(input, failure)}>: ${reason}`, 72, "    ");
 }
 

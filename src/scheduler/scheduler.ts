@@ -2,16 +2,18 @@
  * The scheduler decides *when* and *where*: it keeps deferred mail in a due-time queue, and when a
  * message falls due it routes each pending recipient (pure routing, so config reloads apply to
  * queued mail), resolves the destination site, and hands one job per site to that site's ready
- * queue. When every job of the attempt is back it applies the retry schedule or expiry, and
- * passes the results on. It never speaks SMTP and never writes the spool itself.
+ * queue. When every job of the attempt is back it applies the retry schedule or expiry, decides
+ * when a message has waited long enough for its one delay warning (bounce.delay_warning_after),
+ * and passes the results on. It never speaks SMTP and never writes the spool itself; DSNs the
+ * results stage queues come back here to be scheduled like any message.
  */
 import type { Logger } from "pino";
 import type { Config, TransportConfig } from "../config/types.ts";
 import type { DeliveryJob, DestinationResolver, Site, SiteConnector } from "../delivery/types.ts";
 import type { QueueId, RecipientOutcome } from "../message/types.ts";
-import type { FinalFailure, ResultRecorder } from "../results/types.ts";
+import type { DelayedRecipient, FinalFailure, ResultRecorder } from "../results/types.ts";
 import { routeRecipient } from "../routing/router.ts";
-import type { QueuedMessage, Spool } from "../spool/types.ts";
+import type { DeferralInfo, QueuedMessage, Spool } from "../spool/types.ts";
 import { DueQueue } from "./due-queue.ts";
 import { isExpired, retryDelay } from "./retry.ts";
 import { type Clock, failJob, SiteQueue } from "./site-queue.ts";
@@ -225,7 +227,8 @@ export class Scheduler {
     );
     const nextAttemptAt =
       now + retryDelay(firstTransport(round)?.retryScheduleMs ?? [], attemptsSoFar(message) + 1);
-    if (outcomes.length > 0) await this.#deps.results.jobFinished(message, outcomes, nextAttemptAt);
+    if (outcomes.length > 0)
+      this.#enqueueDsn(await this.#deps.results.jobFinished(message, outcomes, nextAttemptAt));
     if (bySite.size > 0) {
       const body = await this.#deps.spool.readBody(message.id);
       await Promise.all(
@@ -239,7 +242,7 @@ export class Scheduler {
                 scope: "message",
               });
           outcomes.push(...jobOutcomes);
-          await this.#deps.results.jobFinished(message, jobOutcomes, nextAttemptAt);
+          this.#enqueueDsn(await this.#deps.results.jobFinished(message, jobOutcomes, nextAttemptAt));
         }),
       );
     }
@@ -255,6 +258,8 @@ export class Scheduler {
     const now = this.#clock.now();
     const failures: FinalFailure[] = [];
     const reasons: Record<number, string> = {};
+    const delayed: DelayedRecipient[] = [];
+    let retryUntil = 0;
     let stillPending = false;
     for (const outcome of outcomes) {
       const index = outcome.recipientIndex;
@@ -284,6 +289,8 @@ export class Scheduler {
         continue;
       }
       stillPending = true;
+      delayed.push({ index, reply: outcome.reply, remoteMta });
+      retryUntil = Math.max(retryUntil, message.arrivedAt + lifetime);
       reasons[index] = `${outcome.reply.code} ${outcome.reply.enhanced ?? ""} ${outcome.reply.text}`.replace(
         / +/g,
         " ",
@@ -293,10 +300,16 @@ export class Scheduler {
       const dsn = await this.#deps.results.roundFinished(message, failures);
       for (const f of failures)
         message.recipients[f.index]!.state = f.kind === "bounced" ? "bounced" : "expired";
-      if (dsn) this.enqueue(dsn);
+      this.#enqueueDsn(dsn);
     }
     if (stillPending) {
-      const deferral = { attempts: attemptsSoFar(message) + 1, nextAttemptAt, reasons };
+      const delayWarned = await this.#warnIfLate(message, delayed, retryUntil, now);
+      const deferral: DeferralInfo = {
+        attempts: attemptsSoFar(message) + 1,
+        nextAttemptAt,
+        reasons,
+        ...(delayWarned ? { delayWarned: true } : {}),
+      };
       message.deferral = deferral;
       this.#deps.spool.recordDeferral(message.id, deferral);
       this.#due.schedule(message.id, nextAttemptAt);
@@ -306,6 +319,28 @@ export class Scheduler {
       // Recipients that got no outcome (cannot happen unless a job was lost): retry them.
       this.#due.schedule(message.id, nextAttemptAt);
     }
+  }
+
+  /**
+   * Sends a message's one delay warning once it has waited bounce.delay_warning_after (0 = never).
+   * Returns whether the warning is now behind us, to be remembered in the deferral record so a
+   * restart does not repeat it (best effort: a crash before that record is written may).
+   */
+  async #warnIfLate(
+    message: QueuedMessage,
+    delayed: DelayedRecipient[],
+    retryUntil: number,
+    now: number,
+  ): Promise<boolean> {
+    if (message.deferral?.delayWarned === true) return true;
+    const after = this.#deps.config().bounce.delayWarningAfterMs;
+    if (after <= 0 || now - message.arrivedAt < after) return false;
+    this.#enqueueDsn(await this.#deps.results.delayWarning(message, delayed, retryUntil));
+    return true;
+  }
+
+  #enqueueDsn(dsn: QueuedMessage | null): void {
+    if (dsn) this.enqueue(dsn);
   }
 
   /** Forgets sites with nothing queued or connected (at most every 10 s; O(sites)). */

@@ -33,7 +33,7 @@ export function testConfig(
     dns: { servers: [], timeoutMs: 1000, tries: 1 },
     delivery: { allowPrivateDestinations: true, defaultTransport: "default" },
     transports: {},
-    bounce: { from: "MAILER-DAEMON@mx.test.example" },
+    bounce: { from: "MAILER-DAEMON@mx.test.example", delayWarningAfterMs: 0 },
     log: { format: "json", file: "-", level: "error" },
     admin: { listen: null },
   };

@@ -12,6 +12,8 @@ export interface DeferralInfo {
   nextAttemptAt: number;
   /** Last deferral reason per pending recipient index. */
   reasons: Record<number, string>;
+  /** A delay DSN (RFC 3461 NOTIFY=DELAY) was sent for this message: never send another. */
+  delayWarned?: boolean;
 }
 
 export interface QueuedMessage extends StoredMessage {
