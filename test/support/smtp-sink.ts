@@ -3,7 +3,7 @@
  * message to a file (-d) so tests can check exactly what arrived, and with any fault flags.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { chmod, mkdtemp, readdir, readFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,13 +27,22 @@ export interface Sink {
   /** Parses every dumped message so far. */
   messages(): Promise<SinkMessage[]>;
   stop(): Promise<void>;
+  /** Stops the sink and removes its dump directory. */
+  destroy(): Promise<void>;
 }
 
-export async function startSink(
-  options: { host?: string; flags?: string[]; dump?: boolean } = {},
-): Promise<Sink> {
+export interface SinkOptions {
+  host?: string;
+  /** A fixed port (to replace a sink in place, or share one port across 127.0.0.x); default: a free one. */
+  port?: number;
+  /** smtp-sink fault flags, e.g. ["-r", "RCPT"]. */
+  flags?: string[];
+  dump?: boolean;
+}
+
+export async function startSink(options: SinkOptions = {}): Promise<Sink> {
   const host = options.host ?? "127.0.0.1";
-  const port = await freePort(host);
+  const port = options.port ?? (await freePort(host));
   let dumpDir: string | null = null;
   const args = ["-u", "nobody", ...(options.flags ?? [])];
   if (options.dump !== false) {
@@ -49,6 +58,12 @@ export async function startSink(
     stderr += d.toString();
   });
   await waitForPort(host, port, child, () => stderr);
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve();
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
   return {
     host,
     port,
@@ -60,12 +75,11 @@ export async function startSink(
         files.map(async (f) => parseDump(join(dumpDir!, f), await readFile(join(dumpDir!, f), "utf8"))),
       );
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
-        child.kill("SIGTERM");
-      }),
+    stop,
+    async destroy() {
+      await stop();
+      if (dumpDir) await rm(dumpDir, { recursive: true, force: true });
+    },
   };
 }
 
