@@ -4,6 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { formatConfigError } from "../config/errors.ts";
+import { loadConfig } from "../config/load.ts";
 import { startInstance } from "../instance/instance.ts";
 import { createLogger } from "../results/logger.ts";
 import { SpoolError } from "../spool/types.ts";
@@ -41,6 +43,17 @@ export async function runStart(args: string[]): Promise<number> {
   console.error(
     `mailfleet: listening on ${listening}${instance.admin ? `; admin API ${instance.admin.url}` : ""}`,
   );
+  // SIGHUP re-reads the config like `postfix reload`; a broken file keeps the running config.
+  process.on("SIGHUP", () => {
+    const result = loadConfig(values.config === undefined ? { cwd: process.cwd() } : { path: values.config });
+    if (!result.ok) {
+      for (const e of result.errors)
+        logger.error({ error: formatConfigError(e) }, "reload refused: config invalid");
+      return;
+    }
+    const needRestart = instance.reload(result.config);
+    if (needRestart.length > 0) logger.warn({ settings: needRestart }, "these changes apply after a restart");
+  });
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));

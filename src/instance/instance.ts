@@ -32,6 +32,13 @@ export interface RunningInstance {
   listeners: { host: string; port: number }[];
   admin: AdminEndpoint | null;
   scheduler: Scheduler;
+  /**
+   * Applies a new config to what can change live: routes, transports (with their limits, retry
+   * schedule and lifetime), sources, pools and bounce settings. Queued and deferred mail is
+   * re-routed at its next attempt. Returns the changed settings that need a restart (listeners
+   * and their limits, spool, DNS, log, admin API), which keep their running values.
+   */
+  reload(next: Config): string[];
   stop(): Promise<void>;
 }
 
@@ -39,8 +46,8 @@ const LOW_DISK: Reply = { code: 452, enhanced: "4.3.1", text: "Insufficient syst
 const WRITE_FAILED: Reply = { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
 
 export async function startInstance(options: InstanceOptions): Promise<RunningInstance> {
-  // Read through getters downstream, so a reload (fleet issue) only has to swap this binding.
-  const config = options.config;
+  // Read through getters downstream, so a reload only has to swap this binding.
+  let config = options.config;
   const { logger } = options;
   const name = options.name ?? "main";
   const spool = createSpool({ dir: config.spoolDir, logger });
@@ -101,6 +108,18 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     listeners,
     admin: admin?.endpoint ?? null,
     scheduler,
+    reload(next: Config) {
+      const needRestart = restartOnlySettings(config, next);
+      config = {
+        ...next,
+        listen: config.listen,
+        spoolDir: config.spoolDir,
+        dns: config.dns,
+        admin: config.admin,
+      };
+      logger.info({ source: next.source, needRestart }, "configuration reloaded");
+      return needRestart;
+    },
     async stop() {
       await listener.stop();
       await admin?.close();
@@ -153,4 +172,14 @@ function createReceiver(deps: {
       }
     },
   };
+}
+
+/** Settings a running instance keeps until restart, and which of them the new config changes. */
+function restartOnlySettings(current: Config, next: Config): string[] {
+  const keys = ["listen", "limits", "relay", "spoolDir", "dns", "log", "admin"] as const;
+  const changed: string[] = keys.filter((k) => JSON.stringify(current[k]) !== JSON.stringify(next[k]));
+  if (current.delivery.allowPrivateDestinations !== next.delivery.allowPrivateDestinations) {
+    changed.push("delivery.allowPrivateDestinations");
+  }
+  return changed;
 }
