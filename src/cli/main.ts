@@ -4,6 +4,7 @@
 import { runCheck } from "./check.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { runMailq } from "./mailq.ts";
+import { ROUTE_USAGE, runRoute } from "./route.ts";
 import { runSend } from "./send.ts";
 import { runStart } from "./start.ts";
 
@@ -28,6 +29,16 @@ const commands: Record<string, Command> = {
     summary: "inject a message like sendmail (reads FILE or standard input)",
     usage: "mailfleet send --from ADDR --to ADDR [--to ADDR ...] [-c FILE] [FILE|-]",
     run: runSend,
+  },
+  route: {
+    summary: "explain which rule, transport, source IPs and MX site mail from A to B takes",
+    usage: ROUTE_USAGE,
+    run: runRoute,
+  },
+  import: {
+    summary: "convert a Postfix configuration directory into mailfleet.yaml",
+    usage: "mailfleet import postfix DIR [-o FILE]",
+    run: (args) => import("./import.ts").then((m) => m.runImport(args)),
   },
   check: {
     summary: "validate the configuration and print where it came from",

@@ -7,6 +7,7 @@ import pino from "pino";
 import { formatConfigError } from "../config/errors.ts";
 import { loadConfig } from "../config/load.ts";
 import { startInstance } from "../instance/instance.ts";
+import { verifySources } from "../instance/verify-sources.ts";
 import { createLogger } from "../results/logger.ts";
 import { SpoolError } from "../spool/types.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
@@ -15,6 +16,9 @@ import { loadConfigOrExit } from "./load-config.ts";
 export async function runStart(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });
   const config = loadConfigOrExit(values.config);
+  // Postfix fails silently when a bind address is not on the host; we refuse to start.
+  const sources = verifySources(config);
+  if (!sources.ok) throw new CliError(sources.message, EXIT.config);
   // Operational logs (JSON, pino) go to stderr; the delivery log goes to log.file.
   const logger = createLogger({ level: config.log.level, file: "stderr" });
   // Buffered, asynchronous writes: a synchronous write per log line cost more CPU than the SMTP
@@ -49,6 +53,11 @@ export async function runStart(args: string[]): Promise<number> {
     if (!result.ok) {
       for (const e of result.errors)
         logger.error({ error: formatConfigError(e) }, "reload refused: config invalid");
+      return;
+    }
+    const sourcesOk = verifySources(result.config);
+    if (!sourcesOk.ok) {
+      logger.error({ error: sourcesOk.message }, "reload refused: source addresses missing");
       return;
     }
     const needRestart = instance.reload(result.config);

@@ -104,6 +104,11 @@ export function expectedOf(issue: Issue): string {
       return issue.origin === "array"
         ? `a list of at most ${issue.maximum} item(s)`
         : `a value ${issue.inclusive ? "<=" : "<"} ${issue.maximum}`;
+    case "invalid_union": {
+      // One phrase per alternative, e.g. "a string or a list".
+      const phrases = issue.errors.map((branch) => (branch[0] === undefined ? "" : expectedOf(branch[0])));
+      return [...new Set(phrases.filter((p) => p !== ""))].join(" or ") || issue.message;
+    }
     case "invalid_key": {
       const inner = issue.issues[0];
       return inner === undefined ? "a valid key" : expectedOf(inner);
@@ -167,6 +172,7 @@ interface SchemaDef {
   shape?: Record<string, z.ZodType>;
   valueType?: z.ZodType;
   element?: z.ZodType;
+  options?: z.ZodType[];
 }
 
 function defOf(schema: z.ZodType): SchemaDef {
@@ -185,9 +191,18 @@ function unwrap(schema: z.ZodType): z.ZodType {
   return current;
 }
 
+/** Peels off wrappers and, for a union ("name or {map}"), picks its object alternative. */
+function unwrapToObject(schema: z.ZodType): z.ZodType {
+  const current = unwrap(schema);
+  const def = defOf(current);
+  if (def.type !== "union") return current;
+  const objectOption = def.options?.map(unwrap).find((option) => defOf(option).type === "object");
+  return objectOption ?? current;
+}
+
 /** The keys the strict object at `path` accepts, in schema order; [] if none is found there. */
 export function knownKeysAt(schema: z.ZodType, path: readonly PathSegment[]): string[] {
-  let current = unwrap(schema);
+  let current = unwrapToObject(schema);
   for (const segment of path) {
     const def = defOf(current);
     const next =
@@ -199,7 +214,7 @@ export function knownKeysAt(schema: z.ZodType, path: readonly PathSegment[]): st
             ? def.element
             : undefined;
     if (next === undefined) return [];
-    current = unwrap(next);
+    current = unwrapToObject(next);
   }
   const def = defOf(current);
   return def.type === "object" && def.shape ? Object.keys(def.shape) : [];

@@ -12,6 +12,15 @@ import { isAbsolute, resolve } from "node:path";
 
 import { z } from "zod";
 
+import {
+  checkReferences,
+  finishPools,
+  finishSources,
+  poolsSchema,
+  routesSchema,
+  sourcesSchema,
+  unknownName,
+} from "./schema-routing.ts";
 import type { Config, HostPort, TransportConfig } from "./types.ts";
 import {
   EXPECTED,
@@ -91,9 +100,12 @@ const transportSchema = z
       Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535 ? (v as number) : undefined,
     ).prefault(25),
     tls: z.enum(TLS_POLICIES).default("opportunistic"),
+    pool: z.string().nullable().default(null),
     bind_address: value(EXPECTED.ip, (v) => (v === null || isIpLiteral(v) ? v : undefined)).prefault(null),
     helo: hostname().optional(),
     concurrency: integer(1).prefault(20),
+    rate_delay: duration().prefault(0),
+    max_per_hour: integer(0).prefault(0),
     max_messages_per_connection: integer(1).prefault(100),
     retry_schedule: z.array(positiveDuration()).min(1).prefault(["5m", "10m", "30m", "1h", "2h", "4h"]),
     max_queue_lifetime: positiveDuration().prefault("5d"),
@@ -112,9 +124,11 @@ const transportSchema = z
               lookupMx: t.nexthop.lookupMx,
             },
       tls: t.tls,
+      pool: t.pool,
       bindAddress: t.bind_address,
       helo: t.helo,
       concurrency: t.concurrency,
+      limits: { concurrency: t.concurrency, rateDelayMs: t.rate_delay, maxPerHour: t.max_per_hour },
       maxMessagesPerConnection: t.max_messages_per_connection,
       retryScheduleMs: t.retry_schedule,
       maxQueueLifetimeMs: t.max_queue_lifetime,
@@ -197,7 +211,10 @@ export function createConfigSchema(ctx: SchemaContext) {
       relay: relaySchema.prefault({}),
       dns: dnsSchema.prefault({}),
       delivery: deliverySchema.prefault({}),
+      sources: sourcesSchema.prefault({}),
+      pools: poolsSchema.prefault({}),
       transports: transportsSchema.prefault({}),
+      routes: routesSchema.prefault([]),
       bounce: z
         .strictObject({
           from: value(EXPECTED.email, (v) => (isEmailAddress(v) ? v : undefined)).optional(),
@@ -214,16 +231,10 @@ export function createConfigSchema(ctx: SchemaContext) {
       admin: adminSchema.prefault({}),
     })
     .superRefine((raw, check) => {
+      checkReferences(raw, check);
       const name = raw.delivery.defaultTransport;
       if (Object.hasOwn(raw.transports, name)) return;
-      const expected = `the name of a configured transport (one of ${Object.keys(raw.transports).join(", ")})`;
-      check.addIssue({
-        code: "custom",
-        path: ["delivery", "default_transport"],
-        input: name,
-        message: `expected ${expected}`,
-        params: { expected },
-      });
+      unknownName(check, ["delivery", "default_transport"], name, "transport", Object.keys(raw.transports));
     })
     .transform((raw): Config => {
       const hostnameValue = raw.hostname ?? ctx.defaultHostname;
@@ -241,6 +252,9 @@ export function createConfigSchema(ctx: SchemaContext) {
         dns: raw.dns,
         delivery: raw.delivery,
         transports,
+        sources: finishSources(raw.sources, hostnameValue),
+        pools: finishPools(raw.pools),
+        routes: raw.routes,
         bounce: {
           from: raw.bounce.from ?? `MAILER-DAEMON@${hostnameValue}`,
           delayWarningAfterMs: raw.bounce.delay_warning_after,

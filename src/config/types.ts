@@ -22,8 +22,56 @@ export interface TransportTimeouts {
   dataMs: number;
 }
 
+/** An address mail may leave from, with the HELO name that matches its PTR. */
+export interface SourceConfig {
+  name: string;
+  address: string;
+  helo: string;
+}
+
+export type PoolStrategy = "round_robin" | "weighted" | "sticky";
+
+/** A named set of sources and how to pick one per delivery. */
+export interface PoolConfig {
+  name: string;
+  strategy: PoolStrategy;
+  /** Source names with weights (weight 1 unless given; only "weighted" uses it). */
+  members: { source: string; weight: number }[];
+}
+
+/** Per source IP x destination site limits of a transport. 0 = no limit. */
+export interface DestinationLimits {
+  /** Simultaneous connections per source IP x site. */
+  concurrency: number;
+  /** Minimum gap between deliveries per source IP x site (Postfix's rate delay), ms. */
+  rateDelayMs: number;
+  /** Messages per rolling hour per source IP x site. */
+  maxPerHour: number;
+}
+
+/** One routing rule: every condition given must match; within a list, any entry matches. */
+export interface RouteRule {
+  /** Position in the file (1-based), for `route explain`. */
+  index: number;
+  /** Optional label for logs and explain. */
+  name: string | null;
+  match: {
+    /** Exact domains, or ".example.com" for subdomains (lower-case). */
+    recipientDomain: string[] | null;
+    /** MX host name patterns, "*.google.com" or exact (lower-case, no trailing dot). */
+    mx: string[] | null;
+    /** Full sender addresses (lower-case). */
+    sender: string[] | null;
+    /** Sender domains, exact or ".example.com". */
+    senderDomain: string[] | null;
+  };
+  transport: string;
+}
+
 export interface TransportConfig {
   name: string;
+  /** Pool name the source IP is picked from, or null (then bindAddress, or the OS default). */
+  pool: string | null;
   /** "mx": MX lookup on the recipient domain. Otherwise a fixed nexthop ([host]:port skips MX). */
   nexthop: { kind: "mx"; port: number } | { kind: "host"; host: string; port: number; lookupMx: boolean };
   tls: TlsPolicy;
@@ -31,8 +79,10 @@ export interface TransportConfig {
   bindAddress: string | null;
   /** HELO/EHLO name; defaults to the instance hostname. */
   helo: string;
-  /** Max simultaneous connections per destination site. */
+  /** Max simultaneous connections per source IP x destination site (same as limits.concurrency). */
   concurrency: number;
+  /** All per source IP x destination site limits. */
+  limits: DestinationLimits;
   /** Messages sent over one connection before it is closed and reopened. */
   maxMessagesPerConnection: number;
   /** Delays between attempts, in ms: [first retry, second, ...]; the last repeats. */
@@ -85,6 +135,10 @@ export interface Config {
     defaultTransport: string;
   };
   transports: Record<string, TransportConfig>;
+  sources: Record<string, SourceConfig>;
+  pools: Record<string, PoolConfig>;
+  /** Ordered; the first match wins; delivery.defaultTransport applies when none matches. */
+  routes: RouteRule[];
   bounce: {
     /** From: of DSNs we generate (envelope sender of a DSN is always the null sender). */
     from: string;

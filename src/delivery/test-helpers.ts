@@ -12,20 +12,24 @@ import type { TransportConfig } from "../config/types.ts";
 import type { RecipientOutcome } from "../message/types.ts";
 import type { DeliveryJob, OpenResult, Site, SiteSession } from "./types.ts";
 
+/** A transport for tests; `concurrency` alone also sets `limits.concurrency` (they are one number). */
 export function testTransport(overrides: Partial<TransportConfig> = {}): TransportConfig {
+  const concurrency = overrides.concurrency ?? overrides.limits?.concurrency ?? 2;
   return {
     name: "out",
+    pool: null,
     nexthop: { kind: "mx", port: 25 },
     tls: "none",
     bindAddress: null,
     helo: "mta.test",
-    concurrency: 2,
     maxMessagesPerConnection: 100,
     retryScheduleMs: [60_000],
     maxQueueLifetimeMs: 86_400_000,
     timeouts: { connectMs: 2000, greetingMs: 3000, commandMs: 3000, dataMs: 3000 },
     idleTimeoutMs: 1000,
     ...overrides,
+    concurrency,
+    limits: { rateDelayMs: 0, maxPerHour: 0, ...overrides.limits, concurrency },
   };
 }
 

@@ -5,10 +5,12 @@
  */
 import type { Logger } from "pino";
 import { type AdminServer, startAdminServer } from "../admin-api/server.ts";
+import { sourcesListing } from "../admin-api/sources-view.ts";
 import type { AdminEndpoint } from "../api-types/queue.ts";
 import type { Config } from "../config/types.ts";
 import { createDnsResolver } from "../delivery/dns-resolver.ts";
 import { createDestinationResolver } from "../delivery/mx-resolver.ts";
+import { createSourceSelector } from "../delivery/pool.ts";
 import { createSiteConnector } from "../delivery/smtp-session.ts";
 import type { NewMessage, Reply } from "../message/types.ts";
 import { createDeliveryLog } from "../results/delivery-log.ts";
@@ -56,9 +58,11 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
   logger.info({ messages: recovered.messages.length, spool: config.spoolDir }, "queue recovered");
 
   const log = createDeliveryLog({ format: config.log.format, write: options.writeDeliveryLog });
+  const sources = createSourceSelector({ config: () => config, logger });
   const scheduler = new Scheduler({
     config: () => config,
     spool,
+    sources,
     resolver: createDestinationResolver({
       dns: createDnsResolver(config.dns),
       allowPrivateDestinations: config.delivery.allowPrivateDestinations,
@@ -92,7 +96,11 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       admin = await startAdminServer({
         listen: config.admin.listen,
         spoolDir: config.spoolDir,
-        handlers: { queue: () => queueListing(name, scheduler.entries()), flush: () => scheduler.flush() },
+        handlers: {
+          queue: () => queueListing(name, scheduler.entries()),
+          flush: () => scheduler.flush(),
+          sources: () => sourcesListing(sources.health()),
+        },
         logger,
       });
     }
