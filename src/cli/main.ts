@@ -3,6 +3,7 @@
  */
 import { runCheck } from "./check.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { runImport } from "./import.ts";
 import { runMailq } from "./mailq.ts";
 import { ROUTE_USAGE, runRoute } from "./route.ts";
 import { runSend } from "./send.ts";
@@ -38,7 +39,7 @@ const commands: Record<string, Command> = {
   import: {
     summary: "convert a Postfix configuration directory into mailfleet.yaml",
     usage: "mailfleet import postfix DIR [-o FILE]",
-    run: (args) => import("./import.ts").then((m) => m.runImport(args)),
+    run: runImport,
   },
   check: {
     summary: "validate the configuration and print where it came from",
