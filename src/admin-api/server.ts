@@ -10,11 +10,14 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { AdminEndpoint, QueueListing } from "../api-types/queue.ts";
+import type { SourcesListing } from "../api-types/sources.ts";
 import type { HostPort } from "../config/types.ts";
 
 export interface AdminHandlers {
   queue(): QueueListing;
   flush(): void;
+  /** Source IPs and their health (GET /v1/sources). */
+  sources(): SourcesListing;
 }
 
 export interface AdminServer {
@@ -33,6 +36,7 @@ export async function startAdminServer(deps: {
   const token = randomBytes(24).toString("hex");
   const routes: Record<string, Route> = {
     "GET /v1/queue": (_req, res) => sendJson(res, 200, deps.handlers.queue()),
+    "GET /v1/sources": (_req, res) => sendJson(res, 200, deps.handlers.sources()),
     "POST /v1/queue/flush": (_req, res) => {
       deps.handlers.flush();
       sendJson(res, 200, { ok: true });

@@ -159,6 +159,24 @@ describe("destination resolver", () => {
     assert.equal(m.port, 2525);
   });
 
+  it("lists a domain's MX host names for MX-matching routes", async () => {
+    const r = resolver(false, 300_000);
+    assert.deepEqual(await r.mxHostNames?.("Example.TEST"), [
+      "mx-c.example.test",
+      "mx-a.example.test",
+      "mx-b.example.test",
+      "noaddr.example.test",
+    ]);
+    assert.deepEqual(await r.mxHostNames?.("plain.test"), ["plain.test"], "no MX: the implicit MX");
+    assert.deepEqual(await r.mxHostNames?.("nullmx.test"), []);
+    assert.deepEqual(await r.mxHostNames?.("nowhere.test"), []);
+    assert.equal(await r.mxHostNames?.("servfail.test"), null, "unknown for now");
+    // The MX answer is shared: resolving the site afterwards asks DNS no MX question again.
+    const before = server.queries;
+    await r.mxHostNames?.("example.test");
+    assert.equal(server.queries, before);
+  });
+
   it("reuses a cached answer within its lifetime", async () => {
     const r = resolver(false, 300_000);
     await r.resolve("example.test", testTransport());

@@ -8,7 +8,7 @@ import net from "node:net";
 import type { Logger } from "pino";
 import type { TransportConfig } from "../config/types.ts";
 import type { FailureScope, Reply } from "../message/types.ts";
-import type { DnsLookups, DnsResult } from "./dns-resolver.ts";
+import type { DnsLookups, DnsResult, MxRecord } from "./dns-resolver.ts";
 import type { DestinationResolver, MxHost, Resolution } from "./types.ts";
 
 export interface DestinationResolverDeps {
@@ -72,7 +72,23 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
   const now = deps.now ?? Date.now;
   const cacheMaxMs = deps.cacheMaxMs ?? 300_000;
   const cache = new Map<string, { expires: number; resolution: Resolution }>();
+  /** Raw MX answers, shared by site resolution and MX-matching routes (one query per domain). */
+  const mxCache = new Map<string, { expires: number; answer: DnsResult<MxRecord> }>();
   const privateList = createPrivateAddressList();
+
+  async function mxAnswer(domain: string): Promise<DnsResult<MxRecord>> {
+    const cached = mxCache.get(domain);
+    if (cached && cached.expires > now()) return cached.answer;
+    const answer = await dns.mx(domain);
+    const lifetime = Math.min(DEFAULT_TTL_S * 1000, cacheMaxMs);
+    if (lifetime > 0 && (answer.ok || answer.failure !== "temporary")) {
+      if (mxCache.size >= MAX_CACHE_ENTRIES) sweep(mxCache, now());
+      mxCache.set(domain, { expires: now() + lifetime, answer });
+    } else {
+      mxCache.delete(domain);
+    }
+    return answer;
+  }
 
   async function addressesOf(name: string): Promise<HostLookup> {
     if (net.isIP(name)) return { addresses: [name], ttl: null, temporary: false };
@@ -130,7 +146,7 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
     domain: string,
     transport: TransportConfig,
   ): Promise<{ resolution: Resolution; ttl: number | null }> {
-    const mx = await dns.mx(domain);
+    const mx = await mxAnswer(domain);
     if (!mx.ok) {
       if (mx.failure === "nonexistent") {
         const text = `Host or domain name not found: ${domain} does not exist (${mx.code})`;
@@ -173,6 +189,18 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
   }
 
   return {
+    async mxHostNames(rawDomain) {
+      const domain = normaliseName(rawDomain);
+      const mx = await mxAnswer(domain);
+      if (!mx.ok) {
+        if (mx.failure === "temporary") return null;
+        // No MX records: the domain is its own (implicit) MX; NXDOMAIN: no host at all.
+        return mx.failure === "nodata" ? [domain] : [];
+      }
+      const records = [...mx.records].sort((a, b) => a.preference - b.preference);
+      return [...new Set(records.map((r) => normaliseName(r.exchange)).filter((n) => n !== ""))];
+    },
+
     async resolve(rawDomain, transport) {
       const domain = normaliseName(rawDomain);
       const cacheKey = `${transport.name}|${domain}`;

@@ -29,6 +29,18 @@ describe("smtp connect: TLS policy and source address", () => {
     assert.equal(receiver.messages[0]?.remoteAddress, "127.0.0.2");
   });
 
+  it("reports a source address that cannot be bound as a bind failure, not a site failure", async () => {
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    // 192.0.2.1 (TEST-NET-1) is assigned to no host: bind(2) fails with EADDRNOTAVAIL.
+    const transport = testTransport({ bindAddress: "192.0.2.1" });
+    const r = await connector.open(testSite(receiver.port, [["127.0.0.1"], ["127.0.0.1"]], transport));
+    assert.ok(!r.ok);
+    assert.deepEqual([r.bindFailed, r.scope, r.permanent, r.reply.code], [true, "source", false, 451]);
+    assert.match(r.reply.text, /cannot bind source address 192\.0\.2\.1 .*EADDRNOTAVAIL/);
+    assert.equal(receiver.messages.length, 0);
+  });
+
   it("uses STARTTLS when offered under opportunistic TLS", async () => {
     const receiver = await startReceiver();
     cleanups.push(() => receiver.close());

@@ -63,6 +63,8 @@ export type ConnectResult =
       scope: "destination" | "source";
       peer5xx: boolean;
       tlsFailed: boolean;
+      /** The source address could not be bound: nothing was sent to the destination. */
+      bindFailed: boolean;
     };
 
 /** "host[ip]:port", the way logs and reply texts name a peer. */
@@ -120,6 +122,7 @@ export function setupFailure(target: ConnectTarget, err: SmtpClientError, stage:
       scope: "destination",
       peer5xx: false,
       tlsFailed: true,
+      bindFailed: false,
     };
   }
   if (err.response && /^[45]\d\d/.test(err.response)) {
@@ -134,11 +137,35 @@ export function setupFailure(target: ConnectTarget, err: SmtpClientError, stage:
       scope,
       peer5xx: reply.code >= 500,
       tlsFailed: false,
+      bindFailed: false,
     };
   }
   const what = stage === "connect" ? `connect to ${peer}` : `${stage} with ${peer}`;
   const reply = networkFailureReply(err.originalCode ?? err.code, stage, what);
-  return { ok: false, reply, stage, scope: "destination", peer5xx: false, tlsFailed: false };
+  return {
+    ok: false,
+    reply,
+    stage,
+    scope: "destination",
+    peer5xx: false,
+    tlsFailed: false,
+    bindFailed: false,
+  };
+}
+
+/** The local address could not be bound (EADDRNOTAVAIL...): our problem, not the peer's. */
+function bindFailure(target: ConnectTarget, err: NodeJS.ErrnoException): ConnectResult {
+  const address = target.transport.bindAddress ?? "?";
+  const text = `cannot bind source address ${address} to connect to ${peerName(target)}: ${err.code ?? err.message}`;
+  return {
+    ok: false,
+    reply: { code: 451, enhanced: "4.4.0", text },
+    stage: "connect",
+    scope: "source",
+    peer5xx: false,
+    tlsFailed: false,
+    bindFailed: true,
+  };
 }
 
 function clientOptions(target: ConnectTarget, socket: net.Socket): SMTPConnection.Options {
@@ -169,7 +196,12 @@ function clientOptions(target: ConnectTarget, socket: net.Socket): SMTPConnectio
 /** Connects and completes the greeting/EHLO/STARTTLS; never rejects. */
 export async function connectToAddress(target: ConnectTarget): Promise<ConnectResult> {
   const tcp = await connectSocket(target);
-  if (!tcp.ok) return setupFailure(target, tcp.error as SmtpClientError, "connect");
+  if (!tcp.ok) {
+    const err = tcp.error as NodeJS.ErrnoException;
+    // Node reports a failed bind(2) of localAddress with syscall "bind".
+    if (err.syscall === "bind") return bindFailure(target, err);
+    return setupFailure(target, tcp.error as SmtpClientError, "connect");
+  }
   const { socket } = tcp;
   const sourceIp = socket.localAddress ?? null;
   const conn = new SMTPConnection(clientOptions(target, socket));

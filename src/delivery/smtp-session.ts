@@ -71,6 +71,10 @@ export function createSiteConnector(deps: SiteConnectorDeps): SiteConnector {
             };
             return { ok: true, session: createSession(ctx, transport.maxMessagesPerConnection, logger) };
           }
+          if (result.bindFailed) {
+            // Every other host would fail the same way: report the source, not the site.
+            return { ok: false, permanent: false, reply: result.reply, scope: "source", bindFailed: true };
+          }
           logger.info({ site: site.key, peer: peerName(target), reply: result.reply }, "smtp connect failed");
           lastFailure = result.reply;
           every5xx &&= result.peer5xx;

@@ -31,6 +31,12 @@ export type Resolution =
 export interface DestinationResolver {
   /** Resolves the recipient domain for a transport (MX lookup, or the transport's nexthop). */
   resolve(domain: string, transport: TransportConfig): Promise<Resolution>;
+  /**
+   * The domain's MX host names (lower-case, no trailing dot) for routes that match on MX: the
+   * domain itself when it has no MX records, [] for a Null MX or a domain that does not exist,
+   * null when the lookup failed for now. Resolvers without it make MX rules never match.
+   */
+  mxHostNames?(domain: string): Promise<string[] | null>;
 }
 
 /** One message's worth of work on one site: the pending recipients that route there. */
@@ -56,8 +62,12 @@ export interface SiteSession {
 
 export type OpenResult =
   | { ok: true; session: SiteSession }
-  /** No host of the site would take a session; the reply describes the last failure. */
-  | { ok: false; permanent: boolean; reply: Reply; scope: FailureScope };
+  /**
+   * No host of the site would take a session; the reply describes the last failure.
+   * `bindFailed` is set when the source address itself could not be bound (not assigned to this
+   * host): no destination was tried, and another source may well work.
+   */
+  | { ok: false; permanent: boolean; reply: Reply; scope: FailureScope; bindFailed?: boolean };
 
 export interface SiteConnector {
   open(site: Site): Promise<OpenResult>;

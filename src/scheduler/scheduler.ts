@@ -1,21 +1,25 @@
 /**
  * The scheduler decides *when* and *where*: it keeps deferred mail in a due-time queue, and when a
  * message falls due it routes each pending recipient (pure routing, so config reloads apply to
- * queued mail), resolves the destination site, and hands one job per site to that site's ready
- * queue. When every job of the attempt is back it applies the retry schedule or expiry, decides
+ * queued mail; MX host names are looked up first when a route matches on them), resolves the
+ * destination site, picks the source IP from the transport's pool, and hands one job per site to
+ * the ready queue of that site x source. A source that cannot be bound moves its job to another
+ * source once. When every job of the attempt is back it applies the retry schedule or expiry
+ * (each recipient's own transport's max_queue_lifetime), decides
  * when a message has waited long enough for its one delay warning (bounce.delay_warning_after),
  * and passes the results on. It never speaks SMTP and never writes the spool itself; DSNs the
  * results stage queues come back here to be scheduled like any message.
  */
 import type { Logger } from "pino";
 import type { Config, TransportConfig } from "../config/types.ts";
+import { createSourceSelector, type SourcePick, type SourceSelector } from "../delivery/pool.ts";
 import type { DeliveryJob, DestinationResolver, Site, SiteConnector } from "../delivery/types.ts";
 import type { QueueId, RecipientOutcome } from "../message/types.ts";
 import type { DelayedRecipient, FinalFailure, ResultRecorder } from "../results/types.ts";
-import { routeRecipient } from "../routing/router.ts";
 import type { DeferralInfo, QueuedMessage, Spool } from "../spool/types.ts";
 import { DueQueue } from "./due-queue.ts";
 import { isExpired, retryDelay } from "./retry.ts";
+import { type RoundRecipient, routeRound } from "./round-routing.ts";
 import { type Clock, failJob, SiteQueue } from "./site-queue.ts";
 
 export interface SchedulerDeps {
@@ -26,6 +30,8 @@ export interface SchedulerDeps {
   connector: SiteConnector;
   results: ResultRecorder;
   logger: Logger;
+  /** Source IP selection and health; by default one reading `config` (pools as configured). */
+  sources?: SourceSelector;
   clock?: Clock;
   /** Messages in delivery at once; the rest wait in the due queue (bounds memory). */
   maxActive?: number;
@@ -36,12 +42,6 @@ export interface QueueEntry {
   active: boolean;
 }
 
-/** Per recipient: the route it took this round, or null when routing failed. */
-interface RoundRecipient {
-  index: number;
-  transport: TransportConfig | null;
-}
-
 export class Scheduler {
   readonly #deps: SchedulerDeps;
   readonly #clock: Clock;
@@ -49,6 +49,8 @@ export class Scheduler {
   readonly #messages = new Map<QueueId, QueuedMessage>();
   readonly #active = new Set<QueueId>();
   readonly #due = new DueQueue();
+  readonly #sources: SourceSelector;
+  /** Ready queues keyed by site (transport x MX set) x source address. */
   readonly #sites = new Map<string, SiteQueue>();
   #timer: NodeJS.Timeout | null = null;
   #timerAt = Number.POSITIVE_INFINITY;
@@ -61,6 +63,9 @@ export class Scheduler {
     this.#deps = deps;
     this.#clock = deps.clock ?? { now: () => Date.now() };
     this.#maxActive = deps.maxActive ?? 5000;
+    this.#sources =
+      deps.sources ??
+      createSourceSelector({ config: deps.config, logger: deps.logger, now: () => this.#clock.now() });
   }
 
   get size(): number {
@@ -100,9 +105,10 @@ export class Scheduler {
     return [...this.#messages.values()].map((message) => ({ message, active: this.#active.has(message.id) }));
   }
 
-  siteStats(): { key: string; connections: number; queued: number }[] {
+  siteStats(): { key: string; source: string | null; connections: number; queued: number }[] {
     return [...this.#sites.values()].map((s) => ({
       key: s.site.key,
+      source: s.source,
       connections: s.connections,
       queued: s.queued,
     }));
@@ -166,33 +172,13 @@ export class Scheduler {
     const config = this.#deps.config();
     const now = this.#clock.now();
     const pending = message.recipients.flatMap((r, index) => (r.state === "pending" ? [index] : []));
-    const round: RoundRecipient[] = [];
-    const outcomes: RecipientOutcome[] = [];
-    // Group recipients by transport x domain: each group needs one resolution.
-    const groups = new Map<string, { transport: TransportConfig; domain: string; indexes: number[] }>();
-    for (const index of pending) {
-      const routed = routeRecipient(config, {
-        sender: message.sender,
-        recipient: message.recipients[index]!.address,
-      });
-      if (!routed.ok) {
-        round.push({ index, transport: null });
-        outcomes.push({
-          kind: "bounced",
-          recipientIndex: index,
-          reply: { code: 550, enhanced: "5.1.3", text: routed.reason },
-          scope: "recipient",
-          relay: null,
-        });
-        continue;
-      }
-      const { transport, domain } = routed.route;
-      round.push({ index, transport });
-      const key = `${transport.name}|${domain}`;
-      const group = groups.get(key) ?? { transport, domain, indexes: [] };
-      group.indexes.push(index);
-      groups.set(key, group);
-    }
+    const { round, outcomes, groups } = await routeRound({
+      config,
+      resolver: this.#deps.resolver,
+      logger: this.#deps.logger,
+      message,
+      pending,
+    });
     // Resolve each group to a site; recipients on the same site travel in one transaction.
     const bySite = new Map<string, { site: Site; indexes: number[] }>();
     await Promise.all(
@@ -235,7 +221,7 @@ export class Scheduler {
         [...bySite.values()].map(async ({ site, indexes }) => {
           const job = makeJob(message, indexes, body);
           const jobOutcomes = this.#running
-            ? await this.#siteQueue(site).deliver(job)
+            ? await this.#deliverToSite(site, job)
             : failJob(job, {
                 permanent: false,
                 reply: { code: 451, enhanced: "4.3.2", text: "delivery stopped" },
@@ -351,22 +337,55 @@ export class Scheduler {
     for (const [key, queue] of this.#sites) if (queue.isIdle) this.#sites.delete(key);
   }
 
-  #siteQueue(site: Site): SiteQueue {
-    let queue = this.#sites.get(site.key);
+  /**
+   * Delivers a job through the ready queue of its site x a source picked now. When that source
+   * cannot be bound, the selector has just marked it unhealthy, so a second pick lands on
+   * another member of the pool (if there is one): the job goes there, once.
+   */
+  async #deliverToSite(site: Site, job: DeliveryJob): Promise<RecipientOutcome[]> {
+    const first = this.#readyQueue(site, this.#sources.pick(site.transport, site.key));
+    const result = await first.deliver(job);
+    if (result.kind === "done" || !this.#running) return result.outcomes;
+    const again = this.#sources.pick(site.transport, site.key);
+    if (!again || again.address === first.source) return result.outcomes;
+    this.#deps.logger.info(
+      { id: job.id, site: site.key, from: first.source, to: again.address },
+      "source unusable: moving the job to another source of the pool",
+    );
+    return (await this.#readyQueue(site, again).deliver(job)).outcomes;
+  }
+
+  #readyQueue(site: Site, source: SourcePick | null): SiteQueue {
+    // The queue's transport carries the source, so delivery binds it with its own HELO.
+    const sited: Site = source
+      ? { ...site, transport: { ...site.transport, bindAddress: source.address, helo: source.helo } }
+      : site;
+    const key = `${site.key}|${source?.address ?? "*"}`;
+    let queue = this.#sites.get(key);
     if (!queue) {
       queue = new SiteQueue({
-        site,
+        site: sited,
         connector: this.#deps.connector,
         logger: this.#deps.logger,
         clock: this.#clock,
         deadForMs: Math.min(60_000, site.transport.retryScheduleMs[0] ?? 60_000),
+        ...(source ? { events: this.#sourceEvents(source.address, site.key) } : {}),
       });
-      this.#sites.set(site.key, queue);
+      this.#sites.set(key, queue);
     } else {
       // Pick up reloaded transport settings and fresh MX data for new connections.
-      queue.site = site;
+      queue.site = sited;
     }
     return queue;
+  }
+
+  #sourceEvents(address: string, siteKey: string) {
+    const sources = this.#sources;
+    return {
+      bindFailed: (reason: string) => sources.reportBindFailure(address, reason),
+      connectFailed: () => sources.reportConnectFailure(address, siteKey),
+      connected: () => sources.reportSuccess(address),
+    };
   }
 }
 

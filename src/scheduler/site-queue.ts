@@ -1,10 +1,18 @@
 /**
- * Ready queue for one destination site (transport x MX host set): jobs that are due now, and
- * the SMTP connections that drain them. At most `transport.concurrency` connections are open;
- * each one is reused for job after job until the queue stays empty for `idleTimeoutMs` or the
- * session stops being usable. When no host of the site takes a connection, the site is "dead"
- * for a short while and every job for it fails fast with the same reply, so a dead destination
- * costs nothing to the others (Postfix's qmgr does the same).
+ * Ready queue for one destination site (transport x MX host set) from one source address: jobs
+ * that are due now, and the SMTP connections that drain them. The site's transport already
+ * carries the source (bindAddress + helo), so the delivery code binds it without knowing pools.
+ * Per queue, so per source IP x site, it enforces the transport's limits:
+ *   - concurrency: at most that many connections; each one is reused for job after job until
+ *     the queue stays empty for `idleTimeoutMs` or the session stops being usable;
+ *   - rateDelayMs: successive deliveries START at least this far apart, across all connections
+ *     (each start reserves the next slot synchronously, and the job waits for its slot on a timer);
+ *   - maxPerHour: jobs taken in the rolling hour (a job that never reached the destination gives
+ *     its slot back); past the cap a job is deferred at once.
+ * When no host of the site takes a connection, the queue is "dead" for a short while and every
+ * job fails fast with the same reply, so a dead destination costs nothing to the others (Postfix's
+ * qmgr does the same). When the source address cannot even be bound, nothing is wrong with the
+ * site: the jobs come back as "source-unusable" so the caller can move them to another source.
  */
 import type { Logger } from "pino";
 import type { DeliveryJob, Site, SiteConnector } from "../delivery/types.ts";
@@ -14,26 +22,48 @@ export interface Clock {
   now(): number;
 }
 
-interface Pending {
-  job: DeliveryJob;
-  resolve: (outcomes: RecipientOutcome[]) => void;
+/** What happened to one job handed to a queue. */
+export type QueueResult =
+  | { kind: "done"; outcomes: RecipientOutcome[] }
+  /** The source address could not be bound; nothing was sent. `outcomes` defers every recipient. */
+  | { kind: "source-unusable"; reply: Reply; outcomes: RecipientOutcome[] };
+
+/** Health signals about the queue's source address (the scheduler forwards them to the pool). */
+export interface SourceEvents {
+  bindFailed(reason: string): void;
+  connectFailed(): void;
+  connected(): void;
 }
 
-interface DeadState {
-  until: number;
+interface Pending {
+  job: DeliveryJob;
+  resolve: (result: QueueResult) => void;
+  /** Its entry in the hourly window, given back when the job was never attempted. */
+  reservedAt: number | null;
+}
+
+interface Failure {
   permanent: boolean;
   reply: Reply;
   scope: FailureScope;
 }
 
+interface DeadState extends Failure {
+  until: number;
+}
+
 export interface SiteQueueOptions {
+  /** The site, with a transport whose bindAddress/helo are this queue's source. */
   site: Site;
   connector: SiteConnector;
   logger: Logger;
   clock: Clock;
   /** How long a site stays dead after every host failed. */
   deadForMs: number;
+  events?: SourceEvents;
 }
+
+const HOUR_MS = 3_600_000;
 
 export class SiteQueue {
   site: Site;
@@ -41,12 +71,19 @@ export class SiteQueue {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #deadForMs: number;
+  readonly #events: SourceEvents | null;
   readonly #queue: Pending[] = [];
   /** Idle connections waiting for work; calling one hands it a job (or null to close). */
   readonly #idle: ((next: Pending | null) => void)[] = [];
   #connections = 0;
   #dead: DeadState | null = null;
   #stopped = false;
+  /** When the last delivery started, and the promise the next one waits on (rate delay). */
+  #lastStartAt = Number.NEGATIVE_INFINITY;
+  #startGate: Promise<void> = Promise.resolve();
+  /** Start times reserved in the last hour, oldest first from #hourlyHead (max_per_hour). */
+  #hourly: number[] = [];
+  #hourlyHead = 0;
 
   constructor(options: SiteQueueOptions) {
     this.site = options.site;
@@ -54,6 +91,7 @@ export class SiteQueue {
     this.#logger = options.logger;
     this.#clock = options.clock;
     this.#deadForMs = options.deadForMs;
+    this.#events = options.events ?? null;
   }
 
   get connections(): number {
@@ -64,35 +102,55 @@ export class SiteQueue {
     return this.#queue.length;
   }
 
-  /** True when nothing is queued or connected: the owner may drop this queue. */
+  /** The bound source address, or null for the OS default. */
+  get source(): string | null {
+    return this.site.transport.bindAddress;
+  }
+
+  /**
+   * True when nothing is queued or connected and no limit still remembers recent deliveries:
+   * the owner may drop this queue without losing a rate delay or an hourly count.
+   */
   get isIdle(): boolean {
-    return this.#queue.length === 0 && this.#connections === 0;
+    if (this.#queue.length > 0 || this.#connections > 0) return false;
+    if (this.#clock.now() < this.#lastStartAt + this.site.transport.limits.rateDelayMs) return false;
+    return this.#hourlyCount() === 0;
   }
 
   /** Queues one job; resolves with its per-recipient outcomes (never rejects). */
-  deliver(job: DeliveryJob): Promise<RecipientOutcome[]> {
+  deliver(job: DeliveryJob): Promise<QueueResult> {
     return new Promise((resolve) => {
-      const pending = { job, resolve };
       const dead = this.#deadNow();
       if (dead || this.#stopped) {
-        resolve(failJob(job, dead ?? stoppedFailure()));
+        resolve(done(failJob(job, dead ?? stoppedFailure())));
         return;
       }
+      const capped = this.#hourlyCapFailure();
+      if (capped) {
+        resolve(done(failJob(job, capped)));
+        return;
+      }
+      const pending: Pending = { job, resolve, reservedAt: this.#reserveHourly() };
       const idle = this.#idle.shift();
       if (idle) {
         idle(pending);
         return;
       }
       this.#queue.push(pending);
-      if (this.#connections < this.site.transport.concurrency) this.#startConnection();
+      if (this.#connections < this.#concurrency()) this.#startConnection();
     });
   }
 
   /** Stops taking work: queued jobs fail as deferred, idle connections close. */
   stop(): void {
     this.#stopped = true;
-    for (const p of this.#queue.splice(0)) p.resolve(failJob(p.job, stoppedFailure()));
+    for (const p of this.#queue.splice(0)) this.#fail(p, stoppedFailure());
     for (const idle of this.#idle.splice(0)) idle(null);
+  }
+
+  #concurrency(): number {
+    const limit = this.site.transport.limits.concurrency;
+    return limit > 0 ? limit : Number.POSITIVE_INFINITY;
   }
 
   #deadNow(): DeadState | null {
@@ -101,13 +159,86 @@ export class SiteQueue {
     return null;
   }
 
+  #hourlyCount(): number {
+    const from = this.#clock.now() - HOUR_MS;
+    while (this.#hourlyHead < this.#hourly.length && this.#hourly[this.#hourlyHead]! <= from)
+      this.#hourlyHead++;
+    if (this.#hourlyHead > 1024 && this.#hourlyHead * 2 > this.#hourly.length) {
+      this.#hourly = this.#hourly.slice(this.#hourlyHead);
+      this.#hourlyHead = 0;
+    }
+    return this.#hourly.length - this.#hourlyHead;
+  }
+
+  /**
+   * max_per_hour reached: the job is deferred at once rather than held until the window has room.
+   * Holding it would keep up to an hour of mail in memory per queue and hide it from the spool's
+   * retry bookkeeping; deferring sends it through the normal retry schedule (durable, visible in
+   * mailq with this reason). The scope is "source": the limit is our own choice for this source
+   * IP x site, so it must not count against the destination (no dead site, no site throttling).
+   */
+  #hourlyCapFailure(): Failure | null {
+    const cap = this.site.transport.limits.maxPerHour;
+    if (cap <= 0 || this.#hourlyCount() < cap) return null;
+    const source = this.source ?? "default source";
+    return {
+      permanent: false,
+      reply: {
+        code: 451,
+        enhanced: "4.7.0",
+        text: `hourly limit of ${cap} messages reached for ${source} -> ${this.site.key}`,
+      },
+      scope: "source",
+    };
+  }
+
+  #reserveHourly(): number | null {
+    if (this.site.transport.limits.maxPerHour <= 0) return null;
+    const at = this.#clock.now();
+    this.#hourly.push(at);
+    return at;
+  }
+
+  /** Gives back a never-attempted job's hourly slot. */
+  #release(pending: Pending): void {
+    if (pending.reservedAt === null) return;
+    const i = this.#hourly.lastIndexOf(pending.reservedAt);
+    if (i >= this.#hourlyHead) this.#hourly.splice(i, 1);
+    pending.reservedAt = null;
+  }
+
+  #fail(pending: Pending, failure: Failure): void {
+    this.#release(pending);
+    pending.resolve(done(failJob(pending.job, failure)));
+  }
+
+  /**
+   * Rate delay: waits until `rateDelayMs` after the previous delivery's actual start. Callers
+   * line up (FIFO) behind one gate, so the gap holds across connections even when a timer
+   * fires late for one of them.
+   */
+  async #waitForStartSlot(): Promise<void> {
+    if (this.site.transport.limits.rateDelayMs <= 0) return;
+    const previous = this.#startGate;
+    let started = () => {};
+    this.#startGate = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    await previous;
+    const due = () => this.#lastStartAt + this.site.transport.limits.rateDelayMs - this.#clock.now();
+    // A timer may fire a little early by the clock's reckoning: wait out any remainder.
+    for (let wait = due(); wait > 0; wait = due()) await sleep(wait);
+    this.#lastStartAt = this.#clock.now();
+    started();
+  }
+
   #startConnection(): void {
     this.#connections++;
     this.#runConnection()
       .catch((err: unknown) => this.#logger.error({ err, site: this.site.key }, "connection worker failed"))
       .finally(() => {
         this.#connections--;
-        if (this.#queue.length > 0 && !this.#stopped && this.#connections < this.site.transport.concurrency) {
+        if (this.#queue.length > 0 && !this.#stopped && this.#connections < this.#concurrency()) {
           this.#startConnection();
         }
       });
@@ -116,6 +247,19 @@ export class SiteQueue {
   async #runConnection(): Promise<void> {
     const opened = await this.#connector.open(this.site);
     if (!opened.ok) {
+      if (opened.bindFailed === true) {
+        this.#events?.bindFailed(opened.reply.text);
+        for (const p of this.#queue.splice(0)) {
+          this.#release(p);
+          p.resolve({
+            kind: "source-unusable",
+            reply: opened.reply,
+            outcomes: failJob(p.job, { permanent: false, reply: opened.reply, scope: "source" }),
+          });
+        }
+        return;
+      }
+      this.#events?.connectFailed();
       this.#dead = {
         until: this.#clock.now() + this.#deadForMs,
         permanent: opened.permanent,
@@ -123,18 +267,24 @@ export class SiteQueue {
         scope: opened.scope,
       };
       this.#logger.warn(
-        { site: this.site.key, reply: opened.reply, deadForMs: this.#deadForMs },
+        { site: this.site.key, source: this.source, reply: opened.reply, deadForMs: this.#deadForMs },
         "destination unreachable: failing its queued mail",
       );
-      for (const p of this.#queue.splice(0)) p.resolve(failJob(p.job, this.#dead));
+      for (const p of this.#queue.splice(0)) this.#fail(p, this.#dead);
       return;
     }
+    this.#events?.connected();
     const session = opened.session;
     try {
       for (;;) {
         const next = this.#queue.shift() ?? (await this.#waitForWork());
         if (!next) break;
-        next.resolve(await session.deliver(next.job));
+        await this.#waitForStartSlot();
+        if (this.#stopped) {
+          this.#fail(next, stoppedFailure());
+          break;
+        }
+        next.resolve(done(await session.deliver(next.job)));
         if (!session.usable || this.#stopped) break;
       }
     } finally {
@@ -162,9 +312,16 @@ export class SiteQueue {
   }
 }
 
-function stoppedFailure(): DeadState {
+function done(outcomes: RecipientOutcome[]): QueueResult {
+  return { kind: "done", outcomes };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function stoppedFailure(): Failure {
   return {
-    until: 0,
     permanent: false,
     reply: { code: 451, enhanced: "4.3.2", text: "delivery stopped: instance shutting down" },
     scope: "message",
@@ -172,10 +329,7 @@ function stoppedFailure(): DeadState {
 }
 
 /** The same failure for every recipient of a job. */
-export function failJob(
-  job: DeliveryJob,
-  failure: { permanent: boolean; reply: Reply; scope: FailureScope },
-): RecipientOutcome[] {
+export function failJob(job: DeliveryJob, failure: Failure): RecipientOutcome[] {
   return job.recipients.map((r) =>
     failure.permanent
       ? { kind: "bounced", recipientIndex: r.index, reply: failure.reply, scope: failure.scope, relay: null }
