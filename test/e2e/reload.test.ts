@@ -66,7 +66,10 @@ describe("reload", () => {
     assert.equal(received.length, 1);
     assert.match(received[0]!.content, /Subject: reroute me/);
     // The refusing sink may log the aborted transactions, but never got the content.
-    assert.equal((await refusing.messages()).some((m) => /reroute me/.test(m.content)), false);
+    assert.equal(
+      (await refusing.messages()).some((m) => /reroute me/.test(m.content)),
+      false,
+    );
     assert.equal(world.mailfleet.child.exitCode, null, "the instance is still running");
   });
 });
