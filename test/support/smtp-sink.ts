@@ -71,9 +71,20 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
     async messages() {
       if (!dumpDir) return [];
       const files = (await readdir(dumpDir)).sort();
-      return Promise.all(
-        files.map(async (f) => parseDump(join(dumpDir!, f), await readFile(join(dumpDir!, f), "utf8"))),
+      // smtp-sink removes the dump of an aborted transaction, which can happen between the
+      // readdir and the read: such a file was never a message.
+      const read = await Promise.all(
+        files.map((f) =>
+          readFile(join(dumpDir!, f), "utf8").then(
+            (text) => parseDump(join(dumpDir!, f), text),
+            (err: NodeJS.ErrnoException) => {
+              if (err.code === "ENOENT") return null;
+              throw err;
+            },
+          ),
+        ),
       );
+      return read.filter((m) => m !== null);
     },
     stop,
     async destroy() {
