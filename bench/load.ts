@@ -4,7 +4,7 @@
  * after every session end, QUIT and final dot) are how end-to-end completion is observed.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { connect } from "node:net";
+import { canConnect } from "../test/support/ports.ts";
 import { postfixTool } from "../test/support/postfix-tools.ts";
 
 export interface CountingSink {
@@ -67,13 +67,7 @@ async function waitForPort(port: number, child: ChildProcess, stderr: () => stri
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`smtp-sink exited (${child.exitCode}): ${stderr()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: "127.0.0.1", port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on("error", () => resolve(false));
-    });
+    const ok = await canConnect("127.0.0.1", port);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }

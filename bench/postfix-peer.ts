@@ -9,9 +9,8 @@
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { join } from "node:path";
-import { freePort } from "../test/support/ports.ts";
+import { canConnect, freePort } from "../test/support/ports.ts";
 import type { RunningSetup, SetupFactory } from "./measure.ts";
 
 const ETC = "/etc/postfix";
@@ -157,13 +156,7 @@ function masterPid(queueDir: string): number | null {
 async function waitForListener(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: "127.0.0.1", port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on("error", () => resolve(false));
-    });
+    const ok = await canConnect("127.0.0.1", port);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }

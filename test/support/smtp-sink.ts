@@ -4,10 +4,9 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./ports.ts";
+import { canConnect, freePort } from "./ports.ts";
 import { postfixTool } from "./postfix-tools.ts";
 
 export interface SinkMessage {
@@ -103,13 +102,7 @@ async function waitForPort(
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`smtp-sink exited: ${stderr()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, host, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on("error", () => resolve(false));
-    });
+    const ok = await canConnect(host, port);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 50));
   }
