@@ -20,7 +20,7 @@ import type { DeferralInfo, QueuedMessage, Spool } from "../spool/types.ts";
 import { DueQueue } from "./due-queue.ts";
 import { isExpired, retryDelay } from "./retry.ts";
 import { type RoundRecipient, routeRound } from "./round-routing.ts";
-import { type Clock, failJob, SiteQueue } from "./site-queue.ts";
+import { type Clock, failJob, failureOutcome, SiteQueue } from "./site-queue.ts";
 
 export interface SchedulerDeps {
   /** A getter, so a reloaded config applies to the next activation. */
@@ -185,25 +185,7 @@ export class Scheduler {
       [...groups.values()].map(async (group) => {
         const resolution = await this.#deps.resolver.resolve(group.domain, group.transport);
         if (resolution.kind === "failure") {
-          for (const index of group.indexes) {
-            outcomes.push(
-              resolution.permanent
-                ? {
-                    kind: "bounced",
-                    recipientIndex: index,
-                    reply: resolution.reply,
-                    scope: resolution.scope,
-                    relay: null,
-                  }
-                : {
-                    kind: "deferred",
-                    recipientIndex: index,
-                    reply: resolution.reply,
-                    scope: resolution.scope,
-                    relay: null,
-                  },
-            );
-          }
+          for (const index of group.indexes) outcomes.push(failureOutcome(index, resolution));
           return;
         }
         const entry = bySite.get(resolution.site.key) ?? { site: resolution.site, indexes: [] };

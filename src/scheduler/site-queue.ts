@@ -330,15 +330,13 @@ function stoppedFailure(): Failure {
 
 /** The same failure for every recipient of a job. */
 export function failJob(job: DeliveryJob, failure: Failure): RecipientOutcome[] {
-  return job.recipients.map((r) =>
-    failure.permanent
-      ? { kind: "bounced", recipientIndex: r.index, reply: failure.reply, scope: failure.scope, relay: null }
-      : {
-          kind: "deferred",
-          recipientIndex: r.index,
-          reply: failure.reply,
-          scope: failure.scope,
-          relay: null,
-        },
-  );
+  return job.recipients.map((r) => failureOutcome(r.index, failure));
+}
+
+/** A recipient's outcome for a failure that never reached a server (DNS, dead site, stop). */
+export function failureOutcome(recipientIndex: number, failure: Failure): RecipientOutcome {
+  const { reply, scope } = failure;
+  return failure.permanent
+    ? { kind: "bounced", recipientIndex, reply, scope, relay: null }
+    : { kind: "deferred", recipientIndex, reply, scope, relay: null };
 }
