@@ -53,9 +53,6 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
   const { logger } = options;
   const name = options.name ?? "main";
   const spool = createSpool({ dir: config.spoolDir, logger });
-  const recovered = await spool.open();
-  for (const q of recovered.quarantined) logger.error(q, "unreadable spool entry quarantined");
-  logger.info({ messages: recovered.messages.length, spool: config.spoolDir }, "queue recovered");
 
   const log = createDeliveryLog({ format: config.log.format, write: options.writeDeliveryLog });
   const sources = createSourceSelector({ config: () => config, logger });
@@ -77,7 +74,20 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     }),
     logger,
   });
-  for (const message of recovered.messages) scheduler.enqueue(message);
+  // Accept mail at once: the spool replays its old segments in the background and hands the
+  // recovered queue over when done (mailq shows a partial queue meanwhile).
+  await spool.open({
+    onRecovered: (batch) => {
+      for (const message of batch) scheduler.enqueue(message);
+    },
+  });
+  spool.whenRecovered().then(
+    (recovered) => {
+      for (const q of recovered.quarantined) logger.error(q, "unreadable spool entry quarantined");
+      logger.info({ messages: recovered.messages, spool: config.spoolDir }, "queue recovered");
+    },
+    (err: unknown) => logger.error({ err, spool: config.spoolDir }, "queue recovery failed"),
+  );
 
   const receiver = createReceiver({
     spool,

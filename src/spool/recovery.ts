@@ -86,18 +86,64 @@ async function readSeals(fs: SpoolFs, segmentsDir: string, segments: number[]): 
   return validLengths;
 }
 
+/** What `prepareRecovery` found: the segments to replay, in order, and how much of each is valid. */
+export interface PreparedRecovery {
+  segments: number[];
+  validLengths: Map<number, number>;
+  /** Highest segment number found (0 when none): new segments must be numbered above it. */
+  lastSegment: number;
+}
+
+/**
+ * The quick part of recovery, done before the spool accepts writes: creates the directories, lists
+ * the segments, reads their seals and truncates a torn tail off the newest segment (so that once a
+ * newer segment exists, a crash cannot make that unacknowledged tail look like damage).
+ */
+export async function prepareRecovery(deps: RecoveryDeps): Promise<PreparedRecovery> {
+  const { fs, logger } = deps;
+  const segmentsDir = join(deps.dir, "segments");
+  await fs.mkdir(segmentsDir);
+  await fs.mkdir(join(deps.dir, "quarantine"));
+  const segments = await listSegments(fs, segmentsDir);
+  const validLengths = await readSeals(fs, segmentsDir, segments);
+  const lastSegment = segments.at(-1) ?? 0;
+  if (segments.length > 0) {
+    const path = join(segmentsDir, segmentFileName(lastSegment));
+    const buf = await fs.readFile(path);
+    const limit = Math.min(validLengths.get(lastSegment) ?? buf.length, buf.length);
+    let tail: ScanItem | undefined;
+    for (const item of scanRecords(buf.subarray(0, limit))) if (item.kind === "tail") tail = item;
+    if (tail !== undefined) {
+      logger.warn(
+        { segment: lastSegment, offset: tail.offset, bytes: tail.length },
+        "truncating torn tail of spool",
+      );
+      await fs.truncate(path, tail.offset).catch((err: unknown) => logger.warn({ err }, "truncate failed"));
+    }
+  }
+  return { segments, validLengths, lastSegment };
+}
+
+/** Prepares and replays in one go (the foreground recovery). */
 export async function recoverSpool(deps: RecoveryDeps): Promise<RecoveryResult> {
+  return replaySegments(deps, await prepareRecovery(deps));
+}
+
+/**
+ * Replays the prepared segments into a fresh index. Segments written after `prepareRecovery` are
+ * not touched. `shouldStop` is checked between segments (the spool is closing): then it rejects.
+ */
+export async function replaySegments(
+  deps: RecoveryDeps & { shouldStop?: () => boolean },
+  prepared: PreparedRecovery,
+): Promise<RecoveryResult> {
   const { fs, logger } = deps;
   const segmentsDir = join(deps.dir, "segments");
   const quarantineDir = join(deps.dir, "quarantine");
-  await fs.mkdir(segmentsDir);
-  await fs.mkdir(quarantineDir);
-  const segments = await listSegments(fs, segmentsDir);
-  const validLengths = await readSeals(fs, segmentsDir, segments);
+  const { segments, validLengths, lastSegment } = prepared;
   const index = new SpoolIndex();
   const quarantined: RecoveryReport["quarantined"] = [];
   const finals: FinalStates = new Map();
-  const lastSegment = segments.at(-1) ?? 0;
 
   async function quarantine(no: number, bytes: Buffer, offset: number, reason: string): Promise<void> {
     const name = `${segmentFileName(no).replace(/\.log$/, "")}-${offset}.bin`;
@@ -168,6 +214,7 @@ export async function recoverSpool(deps: RecoveryDeps): Promise<RecoveryResult> 
   }
 
   for (const no of segments) {
+    if (deps.shouldStop?.() === true) throw new Error("spool recovery stopped: the spool is closing");
     const path = join(segmentsDir, segmentFileName(no));
     index.addSegment(no, deps.now());
     let buf = await fs.readFile(path);

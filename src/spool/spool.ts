@@ -18,7 +18,7 @@ import type { NewMessage, QueueId } from "../message/types.ts";
 import { acquireSpoolLock, type SpoolLock } from "./lock.ts";
 import { createQueueIdGenerator } from "./queue-id.ts";
 import { type EncodedRecord, encodeJsonRecord, encodeMessageRecord, RecordType } from "./record.ts";
-import { recoverSpool } from "./recovery.ts";
+import { prepareRecovery, type RecoveryResult, replaySegments } from "./recovery.ts";
 import {
   createSegmentWriter,
   type RecordPosition,
@@ -29,6 +29,7 @@ import { nodeSpoolFs, type SpoolFileHandle, type SpoolFs, syncDirectory } from "
 import { type CompactionPolicy, type IndexedMessage, SpoolIndex } from "./spool-index.ts";
 import {
   type DeferralInfo,
+  type OpenOptions,
   type QueuedMessage,
   type RecipientUpdate,
   type RecoveryReport,
@@ -57,8 +58,18 @@ export interface SpoolStats {
   segments: { no: number; size: number; live: number; liveBytes: number }[];
 }
 
+/** How a background recovery (OpenOptions.onRecovered) ended. */
+export interface RecoverySummary {
+  messages: number;
+  quarantined: RecoveryReport["quarantined"];
+}
+
 /** The Spool contract plus maintenance hooks for the instance (metrics) and tests. */
 export interface DurableSpool extends Spool {
+  /** True while a background recovery is replaying old segments or handing messages over. */
+  readonly recovering: boolean;
+  /** Resolves when recovery is complete (at once after a foreground open); rejects if it failed. */
+  whenRecovered(): Promise<RecoverySummary>;
   /** Runs compaction now, then removes emptied segments; resolves with the number relocated. */
   compact(): Promise<number>;
   stats(): SpoolStats;
@@ -66,6 +77,8 @@ export interface DurableSpool extends Spool {
 
 const MiB = 1024 * 1024;
 const COMPACTION_CHUNK_BYTES = 4 * MiB;
+/** Recovered messages handed to `onRecovered` per call; the event loop gets a turn between calls. */
+const HANDOVER_BATCH = 2000;
 
 export function createSpool(options: SpoolOptions): DurableSpool {
   const fs = options.fs ?? nodeSpoolFs;
@@ -78,7 +91,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
   };
   const nextId = createQueueIdGenerator({ now });
   let phase: "new" | "opening" | "open" | "closing" | "closed" = "new";
-  let index = new SpoolIndex();
+  const index = new SpoolIndex();
   let writer: SegmentWriter | null = null;
   let lock: SpoolLock | null = null;
   let compactTimer: NodeJS.Timeout | null = null;
@@ -86,6 +99,11 @@ export function createSpool(options: SpoolOptions): DurableSpool {
   let cleaning: Promise<void> | null = null;
   let cleanAgain = false;
   const readers = new Map<number, Promise<SpoolFileHandle>>();
+  let recovering = false;
+  let recovery: Promise<RecoverySummary> = Promise.reject(
+    new SpoolError("SPOOL_CLOSED", "spool is not open"),
+  );
+  recovery.catch(() => {});
 
   function openWriter(): SegmentWriter {
     if (phase !== "open" || writer === null) throw new SpoolError("SPOOL_CLOSED", "spool is not open");
@@ -220,7 +238,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
   }
 
   return {
-    async open(): Promise<RecoveryReport> {
+    async open(openOptions: OpenOptions = {}): Promise<RecoveryReport> {
       if (phase !== "new") throw new Error(`spool.open() called twice (state ${phase})`);
       phase = "opening";
       await fs.mkdir(options.dir);
@@ -228,15 +246,16 @@ export function createSpool(options: SpoolOptions): DurableSpool {
         phase = "new";
         throw err;
       });
+      const deps = { dir: options.dir, fs, logger, now, shouldStop: () => phase === "closing" };
+      let replay: Promise<RecoveryResult>;
       try {
-        const recovered = await recoverSpool({ dir: options.dir, fs, logger, now });
-        index = recovered.index;
+        const prepared = await prepareRecovery(deps);
         writer = createSegmentWriter({
           dir: segmentsDir,
           fs,
           logger,
           now,
-          firstSegment: recovered.lastSegment + 1,
+          firstSegment: prepared.lastSegment + 1,
           segmentSize: options.segmentSize ?? 64 * MiB,
           flushDelayMs: options.deferralFlushMs ?? 1000,
           onSegmentOpened: (no, createdAt, seals) => {
@@ -249,23 +268,68 @@ export function createSpool(options: SpoolOptions): DurableSpool {
             scheduleCleanup();
           },
         });
-        phase = "open";
-        scheduleCleanup();
-        const interval = options.compactIntervalMs ?? 10_000;
-        if (interval > 0) {
-          compactTimer = setInterval(() => {
-            compact().catch((err: unknown) => logger.error({ err }, "spool compaction failed"));
-          }, interval);
-          compactTimer.unref();
-        }
-        const messages = [...index.messages.values()].map((e) => structuredClone(e.message));
-        logger.info({ messages: messages.length, quarantined: recovered.quarantined.length }, "spool open");
-        return { messages, quarantined: recovered.quarantined };
+        // Until adopted, the recovered segments are not in `index`: cleanup and compaction cannot
+        // touch them, and only segments this writer created can be found removable.
+        replay = replaySegments(deps, prepared).then((recovered) => {
+          index.adopt(recovered.index);
+          return recovered;
+        });
+        if (openOptions.onRecovered === undefined) await replay;
       } catch (err) {
         phase = "new";
+        await writer?.close();
+        writer = null;
         await lock.release();
         throw err;
       }
+      phase = "open";
+      scheduleCleanup();
+      const interval = options.compactIntervalMs ?? 10_000;
+      if (interval > 0) {
+        compactTimer = setInterval(() => {
+          compact().catch((err: unknown) => logger.error({ err }, "spool compaction failed"));
+        }, interval);
+        compactTimer.unref();
+      }
+      const { onRecovered } = openOptions;
+      if (onRecovered === undefined) {
+        const recovered = await replay;
+        const messages = [...index.messages.values()].map((e) => structuredClone(e.message));
+        logger.info({ messages: messages.length, quarantined: recovered.quarantined.length }, "spool open");
+        recovery = Promise.resolve({ messages: messages.length, quarantined: recovered.quarantined });
+        return { messages, quarantined: recovered.quarantined };
+      }
+      recovering = true;
+      recovery = replay
+        .then(async (recovered) => {
+          scheduleCleanup();
+          const ids = [...recovered.index.messages.keys()];
+          let handed = 0;
+          for (let i = 0; i < ids.length && phase === "open"; i += HANDOVER_BATCH) {
+            const batch: QueuedMessage[] = [];
+            for (const id of ids.slice(i, i + HANDOVER_BATCH)) {
+              const entry = index.messages.get(id);
+              if (entry !== undefined) batch.push(structuredClone(entry.message));
+            }
+            onRecovered(batch);
+            handed += batch.length;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          logger.info(
+            { messages: handed, quarantined: recovered.quarantined.length },
+            "spool recovered in the background",
+          );
+          return { messages: handed, quarantined: recovered.quarantined };
+        })
+        .finally(() => {
+          recovering = false;
+        });
+      recovery.catch((err: unknown) => {
+        if (phase === "open")
+          logger.error({ err }, "spool recovery failed: old mail stays on disk until restart");
+      });
+      logger.info({ segments: "recovering in the background" }, "spool open for new mail");
+      return { messages: [], quarantined: [] };
     },
 
     async store(message: NewMessage, body: Buffer): Promise<QueuedMessage> {
@@ -345,6 +409,12 @@ export function createSpool(options: SpoolOptions): DurableSpool {
 
     compact,
 
+    get recovering() {
+      return recovering;
+    },
+
+    whenRecovered: () => recovery,
+
     stats(): SpoolStats {
       return {
         messages: index.messages.size,
@@ -362,6 +432,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
       await compacting?.catch(() => 0);
       await writer?.close();
       while (cleaning !== null) await cleaning;
+      await recovery.catch(() => undefined);
       for (const segment of [...readers.keys()]) await closeReader(segment);
       await lock?.release();
       phase = "closed";

@@ -46,9 +46,20 @@ export interface RecoveryReport {
   quarantined: { file: string; reason: string }[];
 }
 
+export interface OpenOptions {
+  /**
+   * Recover in the background. `open` then resolves as soon as the lock is held and `store` works
+   * (new mail goes to segments numbered above every existing one), with `messages` and
+   * `quarantined` empty. The old segments are replayed meanwhile; a message's final state is only
+   * known once every segment is replayed, so the recovered queue is handed over here afterwards, in
+   * batches, each message once.
+   */
+  onRecovered?: (batch: QueuedMessage[]) => void;
+}
+
 export interface Spool {
-  /** Takes the exclusive lock (SPOOL_LOCKED if held) and recovers the queue. */
-  open(): Promise<RecoveryReport>;
+  /** Takes the exclusive lock (SPOOL_LOCKED if held) and recovers the queue (see OpenOptions). */
+  open(options?: OpenOptions): Promise<RecoveryReport>;
   /** Durable (fsync'd, group-committed) before it resolves. Rejects with SPOOL_WRITE_FAILED. */
   store(message: NewMessage, body: Buffer): Promise<QueuedMessage>;
   /** Records final recipient states durably. When every recipient is final the message is removed. */
