@@ -80,6 +80,7 @@ describe("loadConfig", () => {
         maxCommandLength: 4096,
         minFreeDiskBytes: 1024 ** 3,
         sessionTimeoutMs: 90_000,
+        maxHops: 20,
       },
       relay: { trustedNetworks: ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"] },
       dns: {
@@ -239,6 +240,7 @@ describe("builtinConfig", () => {
         maxCommandLength: 2048,
         minFreeDiskBytes: 100 * 1024 * 1024,
         sessionTimeoutMs: 300_000,
+        maxHops: 50,
       },
       relay: { trustedNetworks: ["127.0.0.0/8", "::1/128"] },
       dns: { servers: [], timeoutMs: 5000, tries: 2 },

@@ -157,6 +157,7 @@ const limitsSchema = z
     max_command_length: integer(512).prefault(2048),
     min_free_disk: size().prefault("100MiB"),
     session_timeout: positiveDuration().prefault("5m"),
+    max_hops: integer(1).prefault(50),
   })
   .transform((l) => ({
     maxMessageSize: l.max_message_size,
@@ -165,6 +166,7 @@ const limitsSchema = z
     maxCommandLength: l.max_command_length,
     minFreeDiskBytes: l.min_free_disk,
     sessionTimeoutMs: l.session_timeout,
+    maxHops: l.max_hops,
   }));
 
 const relaySchema = z

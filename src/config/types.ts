@@ -118,6 +118,8 @@ export interface Config {
     minFreeDiskBytes: number;
     /** Idle SMTP session timeout on the listener. */
     sessionTimeoutMs: number;
+    /** More Received headers than this means a mail loop: 554 5.4.0 (Postfix's hopcount_limit). */
+    maxHops: number;
   };
   relay: {
     /** CIDRs allowed to relay, e.g. "127.0.0.0/8". */

@@ -208,6 +208,25 @@ describe("SMTP listener", () => {
     assert.equal(running.receiver.accepted.length, 1);
   });
 
+  it("refuses a message that already made max_hops hops with 554 5.4.0 (mail loop)", async () => {
+    const config = testConfig();
+    config.limits.maxHops = 3;
+    const running = await withSession(config, async (client) => {
+      await client.hello();
+      const looped = await transaction(
+        client,
+        `${"Received: from x by y; now\r\n".repeat(3)}Subject: l\r\n\r\nb\r\n.\r\n`,
+      );
+      assert.equal(looped.last, "554 5.4.0 Error: too many hops (3 Received headers)");
+      const fine = await transaction(
+        client,
+        `${"Received: from x by y; now\r\n".repeat(2)}Subject: ok\r\n\r\nb\r\n.\r\n`,
+      );
+      assert.equal(fine.code, 250);
+    });
+    assert.equal(running.receiver.accepted.length, 1);
+  });
+
   it("passes the receiver's capacity refusal to the client at MAIL, with its own enhanced code", async () => {
     const config = testConfig();
     const running = await startTestListener(config);

@@ -21,6 +21,7 @@ import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
 import type { Config } from "../config/types.ts";
 import type { Reply } from "../message/types.ts";
 import { toNewMessage } from "./envelope.ts";
+import { countReceivedHeaders } from "./hops.ts";
 import { LineEndingFixer } from "./normalize.ts";
 import { formatReceivedHeader, protocolName } from "./received-header.ts";
 import { createRelayAccess, plainAddress } from "./relay-access.ts";
@@ -157,6 +158,12 @@ export function createListener(deps: ListenerDeps): SmtpListener {
       log(session).info({ longestLine: stats.longestLine }, "message refused: line too long");
       const text = `Error: message has lines longer than ${limits.maxLineLength} octets`;
       return { code: 554, enhanced: "5.6.0", text };
+    }
+    const hops = countReceivedHeaders(Buffer.concat(parts));
+    if (hops >= limits.maxHops) {
+      // Our own Received header would push it past the limit: a mail loop (issue: hop count).
+      log(session).warn({ hops }, "message refused: too many hops (mail loop?)");
+      return { code: 554, enhanced: "5.4.0", text: `Error: too many hops (${hops} Received headers)` };
     }
     if (stats.bareLineEndings > 0) {
       log(session).info({ bareLineEndings: stats.bareLineEndings }, "bare CR/LF in message changed to CRLF");

@@ -27,6 +27,7 @@ export function testConfig(
       maxCommandLength: 2048,
       minFreeDiskBytes: 0,
       sessionTimeoutMs: 10_000,
+      maxHops: 50,
       ...limits,
     },
     relay: { trustedNetworks },
