@@ -8,10 +8,13 @@
  *   `<spool>/quarantine/<segment>-<offset>.bin`, reported and logged; the scan resumes at the next
  *   valid record and the segment is marked damaged so compaction rewrites its survivors soon;
  * - bytes past a seal (a failed batch that could not be truncated) are ignored and truncated.
+ *
+ * Two steps, so the spool can take new mail in between: `prepareRecovery` (quick: list, seals, torn
+ * tail of the newest segment) and `replaySegments` (reads everything; may run in the background).
  */
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { RecipientState } from "../message/types.ts";
+import type { MessageDsn, RecipientDsn, RecipientState } from "../message/types.ts";
 import {
   decodeJsonPayload,
   decodeMessagePayload,
@@ -25,7 +28,7 @@ import {
 import { segmentFileName } from "./segment-writer.ts";
 import type { SpoolFs } from "./spool-fs.ts";
 import { SpoolIndex } from "./spool-index.ts";
-import type { DeferralInfo, RecoveryReport } from "./types.ts";
+import type { DeferralInfo, QueuedMessage, RecoveryReport } from "./types.ts";
 
 export interface RecoveryDeps {
   /** The spool directory (holding `segments/` and `quarantine/`). */
@@ -46,6 +49,56 @@ type RecordItem = Extract<ScanItem, { kind: "record" }>;
 
 /** Final recipient states seen in RECIPIENTS_DONE records, by message id, and where they were. */
 type FinalStates = Map<string, { states: Map<number, RecipientState>; segments: Set<number> }>;
+
+/**
+ * JSON.parse gives every message its own copy of values that a large queue repeats endlessly
+ * (sender, client, recipient addresses, deferral reasons). Recovery hands each repeated value out
+ * once, which is a large part of the per-message memory after a restart. Bounded: past `limit`
+ * distinct values it starts over (only the savings are lost, never a value).
+ */
+function createInterner<T>(limit = 50_000): (key: string, value: T) => T {
+  let seen = new Map<string, T>();
+  return (key, value) => {
+    const known = seen.get(key);
+    if (known !== undefined) return known;
+    if (seen.size >= limit) seen = new Map();
+    seen.set(key, value);
+    return value;
+  };
+}
+
+interface Interners {
+  string: (value: string) => string;
+  /** Whole `reasons` objects, shared and frozen (the scheduler replaces them, never edits them). */
+  reasons: (key: string, value: DeferralInfo["reasons"]) => DeferralInfo["reasons"];
+}
+
+function createInterners(): Interners {
+  const strings = createInterner<string>();
+  return { string: (value) => strings(value, value), reasons: createInterner() };
+}
+
+/** The common "no DSN parameters given" values, shared (and frozen: nothing may change them). */
+const NO_RECIPIENT_DSN: RecipientDsn = Object.freeze({ notify: null, orcpt: null });
+const NO_MESSAGE_DSN: MessageDsn = Object.freeze({ ret: null, envid: null });
+
+function internMessage(meta: QueuedMessage, intern: Interners): void {
+  meta.sender = intern.string(meta.sender);
+  if (typeof meta.clientAddress === "string") meta.clientAddress = intern.string(meta.clientAddress);
+  if (typeof meta.clientHelo === "string") meta.clientHelo = intern.string(meta.clientHelo);
+  for (const r of meta.recipients) {
+    r.address = intern.string(r.address);
+    if (r.dsn?.notify === null && r.dsn.orcpt === null) r.dsn = NO_RECIPIENT_DSN;
+  }
+  if (meta.dsn?.ret === null && meta.dsn.envid === null) meta.dsn = NO_MESSAGE_DSN;
+  if (meta.deferral !== null) internReasons(meta.deferral, intern);
+}
+
+function internReasons(deferral: DeferralInfo, intern: Interners): void {
+  const reasons = deferral.reasons;
+  if (typeof reasons !== "object" || reasons === null) return;
+  deferral.reasons = intern.reasons(JSON.stringify(reasons), Object.freeze(reasons));
+}
 
 export async function listSegments(fs: SpoolFs, segmentsDir: string): Promise<number[]> {
   const names = await fs.readdir(segmentsDir);
@@ -144,6 +197,7 @@ export async function replaySegments(
   const index = new SpoolIndex();
   const quarantined: RecoveryReport["quarantined"] = [];
   const finals: FinalStates = new Map();
+  const intern = createInterners();
 
   async function quarantine(no: number, bytes: Buffer, offset: number, reason: string): Promise<void> {
     const name = `${segmentFileName(no).replace(/\.log$/, "")}-${offset}.bin`;
@@ -171,6 +225,7 @@ export async function replaySegments(
       case RecordType.message:
       case RecordType.relocated: {
         const { meta, bodyOffset, bodyLength } = decodeMessagePayload(item.payload);
+        internMessage(meta, intern);
         const final = finals.get(meta.id);
         if (final !== undefined) {
           for (const [i, state] of final.states) {
@@ -207,7 +262,9 @@ export async function replaySegments(
         if (typeof value.id !== "string" || typeof value.deferral !== "object" || value.deferral === null) {
           throw new Error("bad DEFERRAL payload");
         }
-        index.applyDeferral(value.id, value.deferral as DeferralInfo);
+        const deferral = value.deferral as DeferralInfo;
+        internReasons(deferral, intern);
+        index.applyDeferral(value.id, deferral);
         return;
       }
     }

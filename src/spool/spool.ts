@@ -11,6 +11,11 @@
  * message is final it leaves the index, and a segment with nothing live (see spool-index.ts for the
  * exact rule) is unlinked. Compaction re-appends the survivors of sparse or old sealed segments to the
  * active one, so long-deferred mail does not keep large files alive.
+ *
+ * `open({ onRecovered })` recovers in the background: after the lock, the quick part of recovery
+ * (list, seals, torn tail of the newest segment) and a writer whose segments are numbered above
+ * every old one, `store` works. The old segments are replayed into a separate index, adopted when
+ * complete (so cleanup and compaction never see a half-replayed segment), then handed over.
  */
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -309,7 +314,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
             const batch: QueuedMessage[] = [];
             for (const id of ids.slice(i, i + HANDOVER_BATCH)) {
               const entry = index.messages.get(id);
-              if (entry !== undefined) batch.push(structuredClone(entry.message));
+              if (entry !== undefined) batch.push(entry.message);
             }
             onRecovered(batch);
             handed += batch.length;
@@ -344,7 +349,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
         deferral: null,
       };
       const record = encodeMessageRecord(RecordType.message, meta, body);
-      const result = structuredClone(meta);
+      // Shared with the index (one object per queued message, see Spool.store in types.ts).
       await append(record, true, (p) =>
         index.putCopy(meta, {
           segment: p.segment,
@@ -353,7 +358,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
           recordLength: record.length,
         }),
       );
-      return result;
+      return meta;
     },
 
     async markRecipients(id: QueueId, updates: RecipientUpdate[]): Promise<void> {

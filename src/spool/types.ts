@@ -52,7 +52,8 @@ export interface OpenOptions {
    * (new mail goes to segments numbered above every existing one), with `messages` and
    * `quarantined` empty. The old segments are replayed meanwhile; a message's final state is only
    * known once every segment is replayed, so the recovered queue is handed over here afterwards, in
-   * batches, each message once.
+   * batches, each message once (shared objects, as `store` returns). Without it, `open` waits for
+   * the replay and `messages` are copies.
    */
   onRecovered?: (batch: QueuedMessage[]) => void;
 }
@@ -60,7 +61,13 @@ export interface OpenOptions {
 export interface Spool {
   /** Takes the exclusive lock (SPOOL_LOCKED if held) and recovers the queue (see OpenOptions). */
   open(options?: OpenOptions): Promise<RecoveryReport>;
-  /** Durable (fsync'd, group-committed) before it resolves. Rejects with SPOOL_WRITE_FAILED. */
+  /**
+   * Durable (fsync'd, group-committed) before it resolves. Rejects with SPOOL_WRITE_FAILED.
+   * The message it resolves with (like those given to `onRecovered`) is the spool's own object,
+   * shared to keep one copy per queued message in memory: the spool sets recipient states as
+   * `markRecipients` commits and replaces `deferral` on `recordDeferral`. Holders may do the same
+   * (set a state only after `markRecipients` resolved, replace `deferral`), nothing else.
+   */
   store(message: NewMessage, body: Buffer): Promise<QueuedMessage>;
   /** Records final recipient states durably. When every recipient is final the message is removed. */
   markRecipients(id: QueueId, updates: RecipientUpdate[]): Promise<void>;
