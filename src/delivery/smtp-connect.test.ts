@@ -3,19 +3,10 @@
  * handshake failure and the plaintext fallback) and binding the transport's source address.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
-import pino from "pino";
-import { createSiteConnector } from "./smtp-session.ts";
-import { openedSession, startReceiver, testJob, testSite, testTransport } from "./test-helpers.ts";
-import type { OpenResult } from "./types.ts";
+import { describe, it } from "node:test";
+import { connectorFixture, startReceiver, testJob, testSite, testTransport } from "./test-helpers.ts";
 
-const logger = pino({ level: "silent" });
-const connector = createSiteConnector({ logger });
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-const opened = (r: OpenResult) => openedSession(r, cleanups);
+const { connector, opened, cleanups } = connectorFixture();
 
 describe("smtp connect: TLS policy and source address", () => {
   it("binds the transport's source address", async () => {

@@ -7,26 +7,17 @@ import { chmod, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
-import pino from "pino";
-import { createSiteConnector } from "./smtp-session.ts";
+import { describe, it } from "node:test";
 import {
-  openedSession,
+  connectorFixture,
   outcomeSummary,
   startSmtpSink,
   testJob,
   testSite,
   testTransport,
 } from "./test-helpers.ts";
-import type { OpenResult } from "./types.ts";
 
-const logger = pino({ level: "silent" });
-const connector = createSiteConnector({ logger });
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-const opened = (r: OpenResult) => openedSession(r, cleanups);
+const { connector, opened, cleanups } = connectorFixture();
 const kinds = outcomeSummary;
 
 describe("smtp session against smtp-sink", () => {

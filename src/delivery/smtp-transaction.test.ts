@@ -3,26 +3,17 @@
  * outcomes, refused MAIL, no DATA without recipients, 452 splitting, SMTPUTF8, connection reuse.
  */
 import assert from "node:assert/strict";
-import { after, describe, it } from "node:test";
-import pino from "pino";
-import { createSiteConnector } from "./smtp-session.ts";
+import { describe, it } from "node:test";
 import {
-  openedSession,
+  connectorFixture,
   outcomeSummary,
   startReceiver,
   testJob,
   testSite,
   testTransport,
 } from "./test-helpers.ts";
-import type { OpenResult } from "./types.ts";
 
-const logger = pino({ level: "silent" });
-const connector = createSiteConnector({ logger });
-const cleanups: (() => Promise<unknown>)[] = [];
-after(async () => {
-  for (const c of cleanups.reverse()) await c();
-});
-const opened = (r: OpenResult) => openedSession(r, cleanups);
+const { connector, opened, cleanups } = connectorFixture();
 const kinds = outcomeSummary;
 
 describe("smtp transaction", () => {

@@ -6,11 +6,14 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import net from "node:net";
+import { after } from "node:test";
+import pino from "pino";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
 import { postfixTool } from "../../test/support/postfix-tools.ts";
 import type { TransportConfig } from "../config/types.ts";
 import type { RecipientOutcome } from "../message/types.ts";
-import type { DeliveryJob, OpenResult, Site, SiteSession } from "./types.ts";
+import { createSiteConnector } from "./smtp-session.ts";
+import type { DeliveryJob, OpenResult, Site, SiteConnector, SiteSession } from "./types.ts";
 
 /** A transport for tests; `concurrency` alone also sets `limits.concurrency` (they are one number). */
 export function testTransport(overrides: Partial<TransportConfig> = {}): TransportConfig {
@@ -196,4 +199,24 @@ export function outcomeSummary(outcomes: RecipientOutcome[]) {
     o.reply.code,
     o.kind === "delivered" ? null : o.scope,
   ]);
+}
+
+/**
+ * A silent connector for a test file, plus `opened` (asserts a session opened and closes it at
+ * the end) and `cleanups` (run in reverse order after the file's tests).
+ */
+export function connectorFixture(): {
+  connector: SiteConnector;
+  opened: (r: OpenResult) => SiteSession;
+  cleanups: (() => Promise<unknown>)[];
+} {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  return {
+    connector: createSiteConnector({ logger: pino({ level: "silent" }) }),
+    opened: (r) => openedSession(r, cleanups),
+    cleanups,
+  };
 }
