@@ -131,8 +131,11 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       config = {
         ...next,
         listen: config.listen,
+        limits: config.limits,
+        relay: config.relay,
         spoolDir: config.spoolDir,
         dns: config.dns,
+        log: config.log,
         admin: config.admin,
       };
       logger.info({ source: next.source, needRestart }, "configuration reloaded");
