@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { type FanoutResult, fanoutMarkdown } from "./fanout.ts";
 import type { MachineFacts } from "./machine.ts";
 import type { RunResult } from "./measure.ts";
 import type { QueueScaleResult } from "./queue-scale.ts";
@@ -49,6 +50,7 @@ export interface BenchReport {
   machine: MachineFacts;
   scenarios: { runs: ScenarioRuns; summary: SetupSummary[]; ratios: Record<string, number | null> }[];
   queueScale: QueueScaleResult | { skipped: string };
+  fanout: FanoutResult | { skipped: string };
   notes: string[];
 }
 
@@ -185,9 +187,7 @@ export function reportMarkdown(r: BenchReport): string {
     ...r.scenarios.flatMap((s) => [scenarioMarkdown(s), ""]),
     queueScaleMarkdown(r.queueScale),
     "",
-    "### S4: fan-out across pools",
-    "",
-    "S4: not yet available (needs pools/routes)",
+    fanoutMarkdown(r.fanout),
     "",
     "### How the figures are made",
     "",

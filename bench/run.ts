@@ -3,7 +3,8 @@
  * side by side in one run on this machine, everything on loopback. Not a test: nothing asserts a
  * time; it prints ratios and writes bench/results/<date>.json and .md.
  *
- * Scenarios: S1 relay, S2 two-instance pipeline, S3 queue scale (mailfleet only), S4 placeholder.
+ * Scenarios: S1 relay, S2 two-instance pipeline, S3 queue scale (mailfleet only), S4 fan-out
+ * across pools (mailfleet only; one run, BENCH_MSGS messages over 50 domains).
  * Environment:
  *   BENCH_QUICK=1        smoke run: 2,000 messages per relay run, 50,000 for S3
  *   BENCH_MSGS=N         messages per S1/S2 run (default 20,000)
@@ -17,6 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { directSetup } from "./direct.ts";
+import { FANOUT_POSTFIX_NA, fanoutMarkdown, runFanout } from "./fanout.ts";
 import { machineFacts } from "./machine.ts";
 import { createMailfleetPeer } from "./mailfleet-peer.ts";
 import { measureRun, type SetupFactory } from "./measure.ts";
@@ -48,7 +50,7 @@ const quick = process.env.BENCH_QUICK === "1";
 const messages = envInt("BENCH_MSGS", quick ? 2_000 : 20_000);
 const queueMessages = envInt("BENCH_QUEUE_MSGS", quick ? 50_000 : 1_000_000);
 const reps = envInt("BENCH_REPS", 3);
-const only = new Set((process.env.BENCH_ONLY ?? "S1,S2,S3").split(",").map((s) => s.trim().toUpperCase()));
+const only = new Set((process.env.BENCH_ONLY ?? "S1,S2,S3,S4").split(",").map((s) => s.trim().toUpperCase()));
 
 const log = (line: string) => console.log(line);
 const workDir = mkdtempSync(join(tmpdir(), "mailfleet-bench-"));
@@ -142,6 +144,7 @@ async function main(): Promise<void> {
     machine,
     scenarios: [],
     queueScale: { skipped: "not selected (BENCH_ONLY)" },
+    fanout: { skipped: "not selected (BENCH_ONLY)" },
     notes: [
       "Load: smtp-source -s 20 -m N -l 4096 -f bench@source.example -t rcpt@sink.example -M client.example (a new connection per message).",
       "Sink: smtp-sink -u nobody -c -m 1024 127.0.0.1:PORT 1024, a fresh one per run.",
@@ -178,11 +181,19 @@ async function main(): Promise<void> {
   if (only.has("S3")) {
     report.queueScale = await runQueueScale({ workDir, messages: queueMessages, log });
   }
-  log("S4: not yet available (needs pools/routes)");
+  if (only.has("S4")) {
+    const fanout = await runFanout({ workDir, messages, postfix: FANOUT_POSTFIX_NA });
+    report.fanout = fanout;
+    const limits =
+      fanout.violations.length === 0 ? "limits: ok" : `limits: ${fanout.violations.length} VIOLATIONS`;
+    log(
+      `S4 mailfleet inject ${fanout.injectRate.toFixed(0)}/s, e2e ${fanout.e2eRate?.toFixed(0) ?? "–"}/s, ${limits}${fanout.error ? `, ERROR ${fanout.error.split("\n")[0]}` : ""}`,
+    );
+  }
 
   const written = writeResults(join(repoRoot, "bench/results"), report);
   console.log(`\n${report.scenarios.map(scenarioMarkdown).join("\n\n")}`);
-  console.log(`\n${queueScaleMarkdown(report.queueScale)}\n\nS4: not yet available (needs pools/routes)\n`);
+  console.log(`\n${queueScaleMarkdown(report.queueScale)}\n\n${fanoutMarkdown(report.fanout)}\n`);
   log(`results: ${written.json}, ${written.md}`);
 }
 
