@@ -231,11 +231,8 @@ export class Scheduler {
     let stillPending = false;
     for (const outcome of outcomes) {
       const index = outcome.recipientIndex;
-      const recipient = message.recipients[index]!;
-      if (outcome.kind === "delivered") {
-        recipient.state = "delivered";
-        continue;
-      }
+      // Delivered recipients were recorded (and their state set) by results.jobFinished.
+      if (outcome.kind === "delivered") continue;
       const remoteMta = outcome.relay?.host ?? null;
       if (outcome.kind === "bounced") {
         failures.push({ index, kind: "bounced", reply: outcome.reply, remoteMta });
@@ -265,10 +262,8 @@ export class Scheduler {
       );
     }
     if (failures.length > 0) {
-      const dsn = await this.#deps.results.roundFinished(message, failures);
-      for (const f of failures)
-        message.recipients[f.index]!.state = f.kind === "bounced" ? "bounced" : "expired";
-      this.#enqueueDsn(dsn);
+      // roundFinished records the failures durably and sets their states.
+      this.#enqueueDsn(await this.#deps.results.roundFinished(message, failures));
     }
     if (stillPending) {
       const delayWarned = await this.#warnIfLate(message, delayed, retryUntil, now);
