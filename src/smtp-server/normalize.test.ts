@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { Readable } from "node:stream";
-import { buffer } from "node:stream/consumers";
 import { describe, it } from "node:test";
-import { LineEndingFixer, LineEndingNormalizer, normalizeLineEndings } from "./normalize.ts";
+import { LineEndingFixer, normalizeLineEndings } from "./normalize.ts";
 
 const b = (s: string) => Buffer.from(s, "latin1");
 
@@ -88,16 +86,5 @@ describe("LineEndingFixer", () => {
 
   it("the last line counts even without an ending", () => {
     assert.equal(normalizeLineEndings(b("ab\r\nabcdef")).stats.longestLine, 6);
-  });
-});
-
-describe("LineEndingNormalizer (stream)", () => {
-  it("gives the same bytes as the whole-buffer form, CR held across chunks", async () => {
-    const chunks = [b("Subject: x\r"), b("\nline\n"), b("\r"), b("bare\r"), b("")];
-    const normalizer = new LineEndingNormalizer();
-    const out = await buffer(Readable.from(chunks).pipe(normalizer));
-    assert.deepEqual(out, b("Subject: x\r\nline\r\n\r\nbare\r\n"));
-    assert.equal(normalizer.stats.bareLineEndings, 3);
-    assert.equal(normalizer.stats.bytes, out.length);
   });
 });

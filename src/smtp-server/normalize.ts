@@ -7,11 +7,10 @@
  * every bare LF becomes CRLF. While doing so we measure what the spool will store (total bytes,
  * longest line, how many bare endings we fixed) so the listener can enforce its limits.
  *
- * It is a streaming Transform: a CR that ends one chunk is held until the next chunk shows
- * whether an LF follows, so the output does not depend on how the input was split.
+ * It works chunk by chunk (the listener feeds it the DATA stream): a CR that ends one chunk is
+ * held until the next chunk shows whether an LF follows, so the output does not depend on how
+ * the input was split.
  */
-import { Transform, type TransformCallback } from "node:stream";
-
 const CR = 0x0d;
 const LF = 0x0a;
 
@@ -96,28 +95,6 @@ export class LineEndingFixer {
   #endLine(): void {
     if (this.#lineLength > this.#stats.longestLine) this.#stats.longestLine = this.#lineLength;
     this.#lineLength = 0;
-  }
-}
-
-/** Streaming form for piping the DATA stream through. */
-export class LineEndingNormalizer extends Transform {
-  readonly #fixer = new LineEndingFixer();
-
-  /** A snapshot; final once the stream has ended. */
-  get stats(): ContentStats {
-    return this.#fixer.stats;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    const out = this.#fixer.write(chunk);
-    if (out.length > 0) this.push(out);
-    callback();
-  }
-
-  override _flush(callback: TransformCallback): void {
-    const out = this.#fixer.end();
-    if (out.length > 0) this.push(out);
-    callback();
   }
 }
 
