@@ -7,27 +7,26 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { eventually, simpleMessage, sleep, startWorld, type World } from "../support/e2e-world.ts";
 import { freePort } from "../support/ports.ts";
-import { type SinkAt, startSinkAt } from "../support/sink-at.ts";
 import { openSmtp } from "../support/smtp-dialog.ts";
-import type { SinkMessage } from "../support/smtp-sink.ts";
+import { type Sink, type SinkMessage, startSink } from "../support/smtp-sink.ts";
 
 /** How long we wait to be sure that a DSN that should not come does not. */
 const QUIET_MS = 2_500;
 
 describe("bounce", () => {
-  let rejecting: SinkAt;
-  let senderMx: SinkAt;
+  let rejecting: Sink;
+  let senderMx: Sink;
   let world: World;
 
   before(async () => {
     const mxPort = await freePort();
     // Every RCPT to rejecting.test is refused permanently; sender.test's MX takes everything.
-    rejecting = await startSinkAt({
+    rejecting = await startSink({
       host: "127.0.0.1",
       port: mxPort,
       flags: ["-f", "RCPT", "-B", "550 5.1.1 Recipient address rejected: User unknown"],
     });
-    senderMx = await startSinkAt({ host: "127.0.0.2", port: mxPort });
+    senderMx = await startSink({ host: "127.0.0.2", port: mxPort });
     world = await startWorld({
       mxPort,
       zone: {

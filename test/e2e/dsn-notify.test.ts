@@ -9,26 +9,25 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { eventually, sleep, startWorld, type World } from "../support/e2e-world.ts";
 import { freePort } from "../support/ports.ts";
-import { type SinkAt, startSinkAt } from "../support/sink-at.ts";
 import { openSmtp } from "../support/smtp-dialog.ts";
-import type { SinkMessage } from "../support/smtp-sink.ts";
+import { type Sink, type SinkMessage, startSink } from "../support/smtp-sink.ts";
 
 /** How long we wait to be sure that a DSN that should not come does not. */
 const QUIET_MS = 2_500;
 
 describe("dsn notify", () => {
-  let noDsn: SinkAt;
-  let withDsn: SinkAt;
-  let grumpy: SinkAt;
-  let senderMx: SinkAt;
+  let noDsn: Sink;
+  let withDsn: Sink;
+  let grumpy: Sink;
+  let senderMx: Sink;
   let world: World;
 
   before(async () => {
     const mxPort = await freePort();
-    noDsn = await startSinkAt({ host: "127.0.0.1", port: mxPort, flags: ["-N"] });
-    senderMx = await startSinkAt({ host: "127.0.0.2", port: mxPort });
-    withDsn = await startSinkAt({ host: "127.0.0.3", port: mxPort });
-    grumpy = await startSinkAt({
+    noDsn = await startSink({ host: "127.0.0.1", port: mxPort, flags: ["-N"] });
+    senderMx = await startSink({ host: "127.0.0.2", port: mxPort });
+    withDsn = await startSink({ host: "127.0.0.3", port: mxPort });
+    grumpy = await startSink({
       host: "127.0.0.4",
       port: mxPort,
       flags: ["-r", "RCPT", "-b", "450 4.2.0 Mailbox busy, try later"],

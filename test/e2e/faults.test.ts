@@ -8,20 +8,20 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { eventually, simpleMessage, sleep, startWorld, type World } from "../support/e2e-world.ts";
 import { freePort } from "../support/ports.ts";
-import { type SinkAt, startSinkAt } from "../support/sink-at.ts";
+import { type Sink, startSink } from "../support/smtp-sink.ts";
 
 describe("faults", () => {
   let mxPort: number;
-  let good: SinkAt;
-  let slow: SinkAt;
-  let dropper: SinkAt;
+  let good: Sink;
+  let slow: Sink;
+  let dropper: Sink;
   let world: World;
 
   before(async () => {
     mxPort = await freePort();
-    good = await startSinkAt({ host: "127.0.0.1", port: mxPort });
-    slow = await startSinkAt({ host: "127.0.0.2", port: mxPort, flags: ["-r", "RCPT"] });
-    dropper = await startSinkAt({ host: "127.0.0.3", port: mxPort, flags: ["-q", "."] });
+    good = await startSink({ host: "127.0.0.1", port: mxPort });
+    slow = await startSink({ host: "127.0.0.2", port: mxPort, flags: ["-r", "RCPT"] });
+    dropper = await startSink({ host: "127.0.0.3", port: mxPort, flags: ["-q", "."] });
     world = await startWorld({
       mxPort,
       zone: {
@@ -82,7 +82,7 @@ describe("faults", () => {
     assert.deepEqual(states, { "carol@good.test": "delivered", "dave@slow.test": "pending" });
 
     await slow.destroy();
-    slow = await startSinkAt({ host: "127.0.0.2", port: mxPort });
+    slow = await startSink({ host: "127.0.0.2", port: mxPort });
     await world.mailfleet.waitForLog(/\bdelivered\b.*to=<dave@slow\.test>/, 20_000);
     await eventually("the message leaving the queue", async () =>
       (await world.mailq()).messages.some((m) => m.id === id) ? undefined : true,

@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import type { ZoneSpec } from "../support/dns-server.ts";
 import { eventually, simpleMessage, sleep, startWorld, type World } from "../support/e2e-world.ts";
 import { freePort } from "../support/ports.ts";
-import { type SinkAt, startSinkAt } from "../support/sink-at.ts";
+import { type Sink, startSink } from "../support/smtp-sink.ts";
 
 const zone: ZoneSpec = {
   // A Null MX domain that also has an A record pointing at the sink: the A fallback must not
@@ -31,15 +31,15 @@ const zone: ZoneSpec = {
 };
 
 describe("mx", () => {
-  let sink: SinkAt;
-  let senderMx: SinkAt;
+  let sink: Sink;
+  let senderMx: Sink;
   let world: World;
   let mxPort: number;
 
   before(async () => {
     mxPort = await freePort();
-    sink = await startSinkAt({ host: "127.0.0.1", port: mxPort });
-    senderMx = await startSinkAt({ host: "127.0.0.2", port: mxPort });
+    sink = await startSink({ host: "127.0.0.1", port: mxPort });
+    senderMx = await startSink({ host: "127.0.0.2", port: mxPort });
     world = await startWorld({ mxPort, zone });
   });
 

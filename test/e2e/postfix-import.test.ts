@@ -16,19 +16,19 @@ import { parse } from "yaml";
 import { eventually, simpleMessage, startWorld, type World } from "../support/e2e-world.ts";
 import { repoRoot, runCli } from "../support/mailfleet-process.ts";
 import { freePort } from "../support/ports.ts";
-import { type SinkAt, startSinkAt } from "../support/sink-at.ts";
+import { type Sink, startSink } from "../support/smtp-sink.ts";
 
 const fixtures = resolve(repoRoot, "test/fixtures/postfix");
 
 describe("postfix import", () => {
-  let sink: SinkAt;
+  let sink: Sink;
   let world: World;
   let importStderr = "";
   let importDir = "";
 
   before(async () => {
     const mxPort = await freePort();
-    sink = await startSinkAt({ host: "127.0.0.1", port: mxPort });
+    sink = await startSink({ host: "127.0.0.1", port: mxPort });
     importDir = await mkdtemp(join(tmpdir(), "mailfleet-import-"));
     const outFile = join(importDir, "imported.yaml");
     const result = await runCli(["import", "postfix", fixtures, "-o", outFile]);

@@ -9,16 +9,16 @@ import { after, before, describe, it } from "node:test";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { eventually, simpleMessage, startWorld, type World } from "../support/e2e-world.ts";
 import { freePort } from "../support/ports.ts";
-import { type SinkAt, startSinkAt } from "../support/sink-at.ts";
 import { openSmtp } from "../support/smtp-dialog.ts";
+import { type Sink, startSink } from "../support/smtp-sink.ts";
 
 describe("relay", () => {
-  let sink: SinkAt;
+  let sink: Sink;
   let world: World;
 
   before(async () => {
     const mxPort = await freePort();
-    sink = await startSinkAt({ host: "127.0.0.1", port: mxPort });
+    sink = await startSink({ host: "127.0.0.1", port: mxPort });
     world = await startWorld({
       mxPort,
       zone: {

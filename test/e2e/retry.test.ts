@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { eventually, simpleMessage, startWorld, type World } from "../support/e2e-world.ts";
 import { freePort } from "../support/ports.ts";
-import { type SinkAt, startSinkAt } from "../support/sink-at.ts";
+import { type Sink, startSink } from "../support/smtp-sink.ts";
 
 describe("retry", () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -15,8 +15,8 @@ describe("retry", () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   });
 
-  async function sink(host: string, port: number, flags: string[] = []): Promise<SinkAt> {
-    const started = await startSinkAt({ host, port, flags });
+  async function sink(host: string, port: number, flags: string[] = []): Promise<Sink> {
+    const started = await startSink({ host, port, flags });
     cleanups.push(() => started.destroy());
     return started;
   }

@@ -10,8 +10,8 @@ import { after, describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { eventually, runCliBounded, simpleMessage, startWorld, type World } from "../support/e2e-world.ts";
 import { freePort } from "../support/ports.ts";
-import { type SinkAt, startSinkAt } from "../support/sink-at.ts";
 import { openSmtp } from "../support/smtp-dialog.ts";
+import { type Sink, startSink } from "../support/smtp-sink.ts";
 
 const EX_TEMPFAIL = 75;
 
@@ -94,7 +94,7 @@ describe("spool", () => {
       [["bob@example.test", "pending"]],
     );
 
-    const sink: SinkAt = await startSinkAt({ host: "127.0.0.1", port: mxPort });
+    const sink: Sink = await startSink({ host: "127.0.0.1", port: mxPort });
     cleanups.push(() => sink.destroy());
     const delivered = await w.mailfleet.waitForLog(/\bdelivered\b.*to=<bob@example\.test>/, 30_000);
     assert.ok(delivered.includes(id), delivered);
