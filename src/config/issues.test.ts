@@ -7,7 +7,7 @@ import type { ConfigError } from "./errors.ts";
 import { formatConfigError } from "./errors.ts";
 import { knownKeysAt, locate } from "./issues.ts";
 import { parseConfig } from "./load.ts";
-import { createConfigSchema } from "./schema.ts";
+import { createSingleInstanceSchema } from "./schema-fleet.ts";
 
 const TEXT = "transports:\n  mx:\n    tls: none\n    retry_schedule: [1m, 2m]\n  empty:\n";
 
@@ -36,7 +36,7 @@ describe("locate", () => {
 });
 
 describe("knownKeysAt", () => {
-  const schema = createConfigSchema({ baseDir: "/", defaultHostname: "h", source: "s" });
+  const schema = createSingleInstanceSchema({ baseDir: "/", defaultHostname: "h", source: "s" });
   test("reads keys through transforms, defaults, records", () => {
     assert.deepEqual(knownKeysAt(schema, ["transports", "anything", "timeouts"]), [
       "connect",
@@ -89,7 +89,7 @@ describe("issueToErrors, through parseConfig", () => {
     assert.equal(error.code, "CONFIG_UNKNOWN_KEY");
     assert.equal(`${error.line}:${error.col}`, "2:1");
     assert.doesNotMatch(error.expected, /did you mean/);
-    assert.match(error.expected, /^one of hostname, spool_dir, listen, /);
+    assert.match(error.expected, /^one of hostname, run_dir, dns, sources, pools, log, spool_dir, listen, /);
   });
 
   test("two unknown keys in one map give two errors, each at its key", () => {

@@ -6,7 +6,7 @@ import { after, describe, test } from "node:test";
 
 import type { ConfigError } from "./errors.ts";
 import { formatConfigError } from "./errors.ts";
-import { BUILTIN_SOURCE, builtinConfig, loadConfig, parseConfig } from "./load.ts";
+import { BUILTIN_SOURCE, builtinConfig, builtinFleet, loadConfig, parseConfig } from "./load.ts";
 import type { Config, TransportConfig } from "./types.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../../test/fixtures/config");
@@ -67,6 +67,7 @@ describe("loadConfig", () => {
     const mxDefaults = defaultTransport("smarthost", "mx1.example.com");
     const expected: Config = {
       source: file,
+      instance: { name: "main", role: "all", enabled: true, relayTo: null },
       hostname: "mx1.example.com",
       spoolDir: join(FIXTURES, "spool"),
       listen: [
@@ -166,13 +167,14 @@ describe("loadConfig", () => {
     assert.deepEqual(result.config, expected);
   });
 
-  test("without a path and without mailfleet.yaml in cwd, returns the built-in default", () => {
+  test("without a path and without mailfleet.yaml in cwd, returns the built-in pipeline", () => {
     const cwd = tempDir();
     const result = loadConfig({ cwd });
     assert.ok(result.ok);
-    assert.equal(result.config.source, BUILTIN_SOURCE);
-    assert.equal(result.config.spoolDir, join(cwd, "var/spool"));
-    assert.deepEqual(result.config, builtinConfig(cwd));
+    assert.equal(result.fleet.source, BUILTIN_SOURCE);
+    assert.deepEqual(result.fleet, builtinFleet(cwd));
+    assert.equal(result.config.instance.name, "output", "the primary instance is the one that delivers");
+    assert.equal(result.config.spoolDir, join(cwd, "var/spool/output"));
   });
 
   test("without a path, uses mailfleet.yaml in cwd and resolves spool_dir against it", () => {
@@ -230,6 +232,7 @@ describe("builtinConfig", () => {
     const config = builtinConfig("/srv/mf");
     assert.deepEqual(config, {
       source: "<built-in default>",
+      instance: { name: "main", role: "all", enabled: true, relayTo: null },
       hostname: hostname(),
       spoolDir: "/srv/mf/var/spool",
       listen: [{ host: "127.0.0.1", port: 2525 }],
@@ -251,7 +254,7 @@ describe("builtinConfig", () => {
       routes: [],
       bounce: { from: `MAILER-DAEMON@${hostname()}`, delayWarningAfterMs: 4 * 3_600_000 },
       log: { format: "text", file: "-", level: "info" },
-      admin: { listen: { host: "127.0.0.1", port: 2580 } },
+      admin: { listen: { host: "127.0.0.1", port: 0 } },
     } satisfies Config);
   });
 

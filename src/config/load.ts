@@ -14,10 +14,17 @@ import { LineCounter, parseDocument } from "yaml";
 import type { ConfigError } from "./errors.ts";
 import { foundExpected } from "./errors.ts";
 import { issueToErrors } from "./issues.ts";
-import { createConfigSchema } from "./schema.ts";
-import type { Config } from "./types.ts";
+import type { SchemaContext } from "./schema.ts";
+import { createFleetSchema, createSingleInstanceSchema } from "./schema-fleet.ts";
+import type { Config, FleetConfig } from "./types.ts";
 
-export type LoadResult = { ok: true; config: Config } | { ok: false; errors: ConfigError[] };
+/**
+ * `fleet` is the whole file. `config` is its primary instance, for commands that act on one
+ * instance by default: the only one of a single-instance file, else the first delivering one.
+ */
+export type LoadResult =
+  | { ok: true; config: Config; fleet: FleetConfig }
+  | { ok: false; errors: ConfigError[] };
 
 export const DEFAULT_CONFIG_FILE = "mailfleet.yaml";
 export const BUILTIN_SOURCE = "<built-in default>";
@@ -27,10 +34,39 @@ export interface ParseOptions {
   defaultHostname?: string;
 }
 
-/** The configuration used when there is no file; relative paths resolve against `cwd`. */
+/** The built-in fleet when there is no file: the submission -> output pipeline plus input. */
+export const BUILTIN_FLEET = {
+  instances: {
+    submission: { role: "submission" },
+    input: { role: "input" },
+    output: { role: "output" },
+  },
+} as const;
+
+/** The fleet used when there is no file; relative paths resolve against `cwd`. */
+export function builtinFleet(cwd: string = process.cwd()): FleetConfig {
+  return createFleetSchema(schemaContext(cwd, BUILTIN_SOURCE)).parse(BUILTIN_FLEET);
+}
+
+/** The defaults of a single-instance file (an empty file): one instance "main" that does it all. */
 export function builtinConfig(cwd: string = process.cwd()): Config {
-  return createConfigSchema({ baseDir: cwd, defaultHostname: osHostname(), source: BUILTIN_SOURCE }).parse(
-    {},
+  return primaryInstance(createSingleInstanceSchema(schemaContext(cwd, BUILTIN_SOURCE)).parse({}));
+}
+
+/** The instance commands act on by default: the first delivering one, else the first. */
+export function primaryInstance(fleet: FleetConfig): Config {
+  const all = Object.values(fleet.instances);
+  return all.find((c) => c.instance.role === "output" || c.instance.role === "all") ?? all[0]!;
+}
+
+function schemaContext(baseDir: string, source: string, defaultHostname = osHostname()): SchemaContext {
+  return { baseDir, defaultHostname, source };
+}
+
+/** A file with an `instances:` key is a fleet; any other is a single instance. */
+function isFleetForm(data: unknown): boolean {
+  return (
+    typeof data === "object" && data !== null && !Array.isArray(data) && Object.hasOwn(data, "instances")
   );
 }
 
@@ -65,13 +101,10 @@ export function parseConfig(
     return { ok: false, errors: [syntaxErrorAtStart(file, message)] };
   }
 
-  const schema = createConfigSchema({
-    baseDir,
-    defaultHostname: options.defaultHostname ?? osHostname(),
-    source: file,
-  });
+  const ctx = schemaContext(baseDir, file, options.defaultHostname);
+  const schema = isFleetForm(data) ? createFleetSchema(ctx) : createSingleInstanceSchema(ctx);
   const result = schema.safeParse(data);
-  if (result.success) return { ok: true, config: result.data };
+  if (result.success) return { ok: true, config: primaryInstance(result.data), fleet: result.data };
 
   const context = { file, doc, lineCounter, data, schema };
   const errors = result.error.issues.flatMap((issue) => issueToErrors(issue, context));
@@ -108,7 +141,8 @@ export function loadConfig(options: LoadOptions): LoadResult {
   } else if (existsSync(join(cwd, DEFAULT_CONFIG_FILE))) {
     displayName = options.cwd === undefined ? DEFAULT_CONFIG_FILE : join(cwd, DEFAULT_CONFIG_FILE);
   } else {
-    return { ok: true, config: builtinConfig(cwd) };
+    const fleet = builtinFleet(cwd);
+    return { ok: true, config: primaryInstance(fleet), fleet };
   }
 
   const absolutePath = resolve(cwd, displayName);
@@ -133,5 +167,10 @@ export function loadConfig(options: LoadOptions): LoadResult {
   }
 
   const result = parseConfig(text, displayName, dirname(absolutePath));
-  return result.ok ? { ok: true, config: { ...result.config, source: absolutePath } } : result;
+  if (!result.ok) return result;
+  const instances = Object.fromEntries(
+    Object.entries(result.fleet.instances).map(([name, c]) => [name, { ...c, source: absolutePath }]),
+  );
+  const fleet = { ...result.fleet, source: absolutePath, instances };
+  return { ok: true, config: primaryInstance(fleet), fleet };
 }

@@ -1,13 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { createConfigSchema } from "./schema.ts";
+import { createSingleInstanceSchema } from "./schema-fleet.ts";
 
-const schema = createConfigSchema({
+const single = createSingleInstanceSchema({
   baseDir: "/etc/mf",
   defaultHostname: "host.example",
   source: "test.yaml",
 });
+/** The single-instance file's one instance, "main". */
+const schema = {
+  parse: (input: unknown) => single.parse(input).instances.main!,
+  safeParse: (input: unknown) => single.safeParse(input),
+};
 
 function issuesOf(input: unknown) {
   const result = schema.safeParse(input);
@@ -15,7 +20,7 @@ function issuesOf(input: unknown) {
   return result.error?.issues ?? [];
 }
 
-describe("createConfigSchema", () => {
+describe("createSingleInstanceSchema", () => {
   test("takes source, default hostname and base dir from its context", () => {
     const config = schema.parse({});
     assert.equal(config.source, "test.yaml");

@@ -199,76 +199,136 @@ const deliverySchema = z
 const adminSchema = z.strictObject({
   listen: value(`${EXPECTED.listen}, or null to disable`, (v) =>
     v === null ? null : parseHostPort(v, { minPort: 0 }),
-  ).prefault("127.0.0.1:2580"),
+  ).prefault("127.0.0.1:0"),
 });
 
-/** The whole file. `ctx` supplies what the file cannot: where it lives and the machine's name. */
-export function createConfigSchema(ctx: SchemaContext) {
-  return z
+/** Keys every instance section has (and a single-instance file has at top level). */
+export const instanceShape = {
+  /** Optional: a fleet names each instance's spool after it (./var/spool/NAME). */
+  spool_dir: text(EXPECTED.path).optional(),
+  /** Optional: a fleet's default depends on the role. */
+  listen: z.array(listenAddress()).optional(),
+  limits: limitsSchema.prefault({}),
+  relay: relaySchema.prefault({}),
+  delivery: deliverySchema.prefault({}),
+  /** Optional so a relaying role can be refused for defining its own. */
+  transports: transportsSchema.optional(),
+  routes: routesSchema.optional(),
+  bounce: z
     .strictObject({
-      hostname: hostname().optional(),
-      spool_dir: text(EXPECTED.path).prefault("./var/spool"),
-      listen: z.array(listenAddress()).prefault(["127.0.0.1:2525"]),
-      limits: limitsSchema.prefault({}),
-      relay: relaySchema.prefault({}),
-      dns: dnsSchema.prefault({}),
-      delivery: deliverySchema.prefault({}),
-      sources: sourcesSchema.prefault({}),
-      pools: poolsSchema.prefault({}),
-      transports: transportsSchema.prefault({}),
-      routes: routesSchema.prefault([]),
-      bounce: z
-        .strictObject({
-          from: value(EXPECTED.email, (v) => (isEmailAddress(v) ? v : undefined)).optional(),
-          delay_warning_after: duration().prefault("4h"),
-        })
-        .prefault({}),
-      log: z
-        .strictObject({
-          format: z.enum(LOG_FORMATS).default("text"),
-          file: text(`${EXPECTED.path}, or "-" for stdout`).prefault("-"),
-          level: z.enum(LOG_LEVELS).default("info"),
-        })
-        .prefault({}),
-      admin: adminSchema.prefault({}),
+      from: value(EXPECTED.email, (v) => (isEmailAddress(v) ? v : undefined)).optional(),
+      delay_warning_after: duration().prefault("4h"),
     })
-    .superRefine((raw, check) => {
-      checkReferences(raw, check);
-      const name = raw.delivery.defaultTransport;
-      if (Object.hasOwn(raw.transports, name)) return;
-      unknownName(check, ["delivery", "default_transport"], name, "transport", Object.keys(raw.transports));
+    .prefault({}),
+  admin: adminSchema.prefault({}),
+};
+
+/** Keys shared by the whole fleet: the host's name, resolvers, addresses, and the one log. */
+export const fleetWideShape = {
+  hostname: hostname().optional(),
+  run_dir: text(EXPECTED.path).prefault("./var/run"),
+  dns: dnsSchema.prefault({}),
+  sources: sourcesSchema.prefault({}),
+  pools: poolsSchema.prefault({}),
+  log: z
+    .strictObject({
+      format: z.enum(LOG_FORMATS).default("text"),
+      file: text(`${EXPECTED.path}, or "-" for stdout`).prefault("-"),
+      level: z.enum(LOG_LEVELS).default("info"),
     })
-    .transform((raw): Config => {
-      const hostnameValue = raw.hostname ?? ctx.defaultHostname;
-      const transports: Record<string, TransportConfig> = {};
-      for (const [name, transport] of Object.entries(raw.transports)) {
-        transports[name] = { ...transport, name, helo: transport.helo ?? hostnameValue };
-      }
-      return {
-        source: ctx.source,
-        hostname: hostnameValue,
-        spoolDir: resolvePath(ctx.baseDir, raw.spool_dir),
-        listen: raw.listen,
-        limits: raw.limits,
-        relay: raw.relay,
-        dns: raw.dns,
-        delivery: raw.delivery,
-        transports,
-        sources: finishSources(raw.sources, hostnameValue),
-        pools: finishPools(raw.pools),
-        routes: raw.routes,
-        bounce: {
-          from: raw.bounce.from ?? `MAILER-DAEMON@${hostnameValue}`,
-          delayWarningAfterMs: raw.bounce.delay_warning_after,
-        },
-        log: {
-          format: raw.log.format,
-          file: raw.log.file === "-" ? "-" : resolvePath(ctx.baseDir, raw.log.file),
-          level: raw.log.level,
-        },
-        admin: { listen: raw.admin.listen },
-      };
-    });
+    .prefault({}),
+};
+
+type InstanceSection = z.output<z.ZodObject<typeof instanceShape>>;
+type FleetWide = z.output<z.ZodObject<typeof fleetWideShape>>;
+
+/** Cross-reference checks of one instance section; `at` is where the section sits in the file. */
+export function checkInstanceReferences(
+  section: InstanceSection,
+  wide: FleetWide,
+  at: (string | number)[],
+  check: {
+    addIssue(issue: {
+      code: "custom";
+      path: (string | number)[];
+      input: unknown;
+      message: string;
+      params: object;
+    }): void;
+  },
+): void {
+  const sink = {
+    addIssue: (issue: Parameters<typeof check.addIssue>[0]) =>
+      check.addIssue({ ...issue, path: [...at, ...issue.path] }),
+  };
+  const transports = section.transports ?? defaultTransports();
+  checkReferences(
+    { sources: wide.sources, pools: wide.pools, routes: section.routes ?? [], transports },
+    { addIssue: (issue) => (issue.path[0] === "pools" ? check.addIssue(issue) : sink.addIssue(issue)) },
+  );
+  const name = section.delivery.defaultTransport;
+  if (Object.hasOwn(transports, name)) return;
+  unknownName(sink, ["delivery", "default_transport"], name, "transport", Object.keys(transports));
 }
 
-export type ConfigSchema = ReturnType<typeof createConfigSchema>;
+function defaultTransports(): Record<string, UnnamedTransport> {
+  return transportsSchema.parse({});
+}
+
+/** Resolves a path from the file against its directory. */
+export function resolveConfigPath(baseDir: string, path: string): string {
+  return resolvePath(baseDir, path);
+}
+
+/**
+ * Builds one instance's complete Config from its section and the fleet-wide keys. `extraTransports`
+ * are generated ones (relay_to); they take part like the file's own.
+ */
+export function finishInstance(
+  ctx: SchemaContext,
+  section: InstanceSection,
+  wide: FleetWide,
+  identity: Config["instance"],
+  defaults: { spoolDir: string; listen: Config["listen"] },
+  extraTransports: Record<string, UnnamedTransport> = {},
+): Config {
+  const hostnameValue = wide.hostname ?? ctx.defaultHostname;
+  const transports: Record<string, TransportConfig> = {};
+  for (const [name, transport] of Object.entries({
+    ...(section.transports ?? defaultTransports()),
+    ...extraTransports,
+  })) {
+    transports[name] = { ...transport, name, helo: transport.helo ?? hostnameValue };
+  }
+  return {
+    source: ctx.source,
+    instance: identity,
+    hostname: hostnameValue,
+    spoolDir: resolvePath(ctx.baseDir, section.spool_dir ?? defaults.spoolDir),
+    listen: section.listen ?? defaults.listen,
+    limits: section.limits,
+    relay: section.relay,
+    dns: wide.dns,
+    delivery: section.delivery,
+    transports,
+    sources: finishSources(wide.sources, hostnameValue),
+    pools: finishPools(wide.pools),
+    routes: section.routes ?? [],
+    bounce: {
+      from: section.bounce.from ?? `MAILER-DAEMON@${hostnameValue}`,
+      delayWarningAfterMs: section.bounce.delay_warning_after,
+    },
+    log: finishLog(ctx, wide),
+    admin: { listen: section.admin.listen },
+  };
+}
+
+export function finishLog(ctx: SchemaContext, wide: FleetWide): Config["log"] {
+  return {
+    format: wide.log.format,
+    file: wide.log.file === "-" ? "-" : resolvePath(ctx.baseDir, wide.log.file),
+    level: wide.log.level,
+  };
+}
+
+export { transportSchema, type UnnamedTransport };

@@ -99,9 +99,25 @@ export interface ListenerConfig {
   port: number;
 }
 
+/**
+ * What an instance is for. Only "output" and "all" deliver to the world; "submission" and "input"
+ * hand every message to another instance of the fleet (`relay_to`).
+ */
+export type InstanceRole = "submission" | "input" | "output" | "all";
+
+/** One instance of the fleet: its own process, spool, listeners, routes and bounce settings. */
 export interface Config {
   /** File the config came from, or "<built-in default>". */
   source: string;
+  instance: {
+    /** Map key under `instances:`; "main" for a single-instance file. */
+    name: string;
+    role: InstanceRole;
+    /** Disabled instances are not started by the supervisor. */
+    enabled: boolean;
+    /** Instance every message is relayed to (over SMTP on loopback), or null when this one delivers. */
+    relayTo: string | null;
+  };
   /** Our name: Received headers, default HELO, DSN reporting MTA. */
   hostname: string;
   spoolDir: string;
@@ -160,4 +176,18 @@ export interface Config {
     /** Loopback HTTP API used by the CLI (mailq). null disables it. */
     listen: HostPort | null;
   };
+}
+
+/**
+ * The whole file: every instance plus what the supervisor needs. A single-instance file (no
+ * `instances:` key) is a fleet of one instance named "main" with role "all".
+ */
+export interface FleetConfig {
+  source: string;
+  /** Supervisor's control socket (mode 0600 in a 0700 directory) and pid file. */
+  runDir: string;
+  /** The one shared log every instance appends its lines to (each line names its instance). */
+  log: Config["log"];
+  /** In file order; each is complete (fleet-wide keys such as dns and sources merged in). */
+  instances: Record<string, Config>;
 }

@@ -106,6 +106,7 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
     key: string,
     candidates: { name: string; preference: number }[],
     what: string,
+    checkPrivate = !deps.allowPrivateDestinations,
   ): Promise<{ resolution: Resolution; ttl: number | null }> {
     const lookups = await Promise.all(candidates.map((c) => addressesOf(c.name)));
     const hosts: MxHost[] = [];
@@ -116,7 +117,7 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
       const lookup = lookups[i]!;
       anyTemporary ||= lookup.temporary;
       if (lookup.ttl !== null) ttl = ttl === null ? lookup.ttl : Math.min(ttl, lookup.ttl);
-      const allowed = deps.allowPrivateDestinations
+      const allowed = !checkPrivate
         ? lookup.addresses
         : lookup.addresses.filter((a) => {
             const isPrivate = isPrivateAddress(privateList, a);
@@ -185,7 +186,11 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
     const host = normaliseName(nexthop.host);
     if (nexthop.lookupMx) return resolveMx(host, transport);
     const key = `${transport.name}|[${host}]:${nexthop.port}`;
-    return buildSite(transport, key, [{ name: host, preference: 0 }], `[${host}]:${nexthop.port}`);
+    // An IP literal the operator wrote (e.g. relay_to another instance on loopback) is trusted;
+    // the private-address guard is for addresses that come from someone else's DNS.
+    const checkPrivate = !deps.allowPrivateDestinations && net.isIP(host) === 0;
+    const what = `[${host}]:${nexthop.port}`;
+    return buildSite(transport, key, [{ name: host, preference: 0 }], what, checkPrivate);
   }
 
   return {

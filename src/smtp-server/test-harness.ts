@@ -17,6 +17,7 @@ export function testConfig(
   const { trustedNetworks = ["127.0.0.0/8"], ...limits } = overrides;
   return {
     source: "<test>",
+    instance: { name: "main", role: "all", enabled: true, relayTo: null },
     hostname: "mx.test.example",
     spoolDir: "/nonexistent",
     listen: [{ host: "127.0.0.1", port: 0 }],
