@@ -219,7 +219,7 @@ function logOutcomes(path: string): Record<string, number> {
     return counts;
   }
   for (const line of text.split("\n")) {
-    const event = line.split(" ")[2];
+    const event = line.split(" ")[3]; // time, instance, id, event
     if (!event) continue;
     counts[event] = (counts[event] ?? 0) + 1;
     const source = / source=(\S+)/.exec(line)?.[1];

@@ -149,7 +149,7 @@ function deliveryLogCounts(dir: string): Record<string, number> {
     return counts;
   }
   for (const line of text.split("\n")) {
-    const event = line.split(" ")[2];
+    const event = line.split(" ")[3]; // time, instance, id, event
     if (!event) continue;
     counts[`${name}.${event}`] = (counts[`${name}.${event}`] ?? 0) + 1;
     if (event === "delivered" && line.includes(" source=127.0.0.2 ")) {

@@ -50,11 +50,16 @@ const WRITE_FAILED: Reply = { code: 451, enhanced: "4.3.0", text: "Error: queue 
 export async function startInstance(options: InstanceOptions): Promise<RunningInstance> {
   // Read through getters downstream, so a reload only has to swap this binding.
   let config = options.config;
-  const { logger } = options;
-  const name = options.name ?? "main";
+  const name = options.name ?? config.instance.name;
+  // Every instance of a fleet writes to the same stderr: each line says whose it is.
+  const logger = options.logger.child({ instance: name });
   const spool = createSpool({ dir: config.spoolDir, logger });
 
-  const log = createDeliveryLog({ format: config.log.format, write: options.writeDeliveryLog });
+  const log = createDeliveryLog({
+    format: config.log.format,
+    write: options.writeDeliveryLog,
+    instance: name,
+  });
   const sources = createSourceSelector({ config: () => config, logger });
   const scheduler = new Scheduler({
     config: () => config,

@@ -208,3 +208,21 @@ describe("delivery log, DSN kinds", () => {
     });
   });
 });
+
+describe("delivery log of a fleet instance", () => {
+  it("every line names the instance that wrote it", () => {
+    const lines: string[] = [];
+    const now = () => new Date(Date.UTC(2026, 10, 23, 12, 0, 0));
+    const text = createDeliveryLog({ format: "text", write: (l) => lines.push(l), instance: "output", now });
+    text.removed({ id: ID });
+    const json = createDeliveryLog({ format: "json", write: (l) => lines.push(l), instance: "output", now });
+    json.removed({ id: ID });
+    assert.equal(lines[0], `2026-11-23T12:00:00.000Z output ${ID} removed\n`);
+    assert.deepEqual(JSON.parse(lines[1]!), {
+      time: "2026-11-23T12:00:00.000Z",
+      instance: "output",
+      event: "removed",
+      id: ID,
+    });
+  });
+});

@@ -84,6 +84,11 @@ export interface DeliveryLogOptions {
   format: "text" | "json";
   /** Receives each line complete with its trailing "\n". */
   write: (line: string) => void;
+  /**
+   * The instance writing: every instance of a fleet appends to one shared log, so each line
+   * names its writer (text: the field after the time, like Postfix's "postfix-out/smtp").
+   */
+  instance?: string;
   now?: () => Date;
 }
 
@@ -93,14 +98,16 @@ const DUPLICATE_WARNING = "connection lost after the final dot: message may be d
 export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
   const now = options.now ?? (() => new Date());
   const { write } = options;
+  const instanceText = options.instance === undefined ? [] : [clean(options.instance)];
+  const instanceJson = options.instance === undefined ? {} : { instance: options.instance };
 
   /** `text` is the key=value tail of a text line; `json` the event's fields for a JSON line. */
   function emit(event: string, id: QueueId, text: string[], json: Record<string, unknown>): void {
     const time = now().toISOString();
     if (options.format === "json") {
-      write(`${JSON.stringify({ time, event, id, ...json })}\n`);
+      write(`${JSON.stringify({ time, ...instanceJson, event, id, ...json })}\n`);
     } else {
-      write(`${[time, clean(id), event, ...text].join(" ")}\n`);
+      write(`${[time, ...instanceText, clean(id), event, ...text].join(" ")}\n`);
     }
   }
 
