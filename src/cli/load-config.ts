@@ -4,12 +4,33 @@
  */
 
 import { formatConfigError } from "../config/errors.ts";
-import { loadConfig } from "../config/load.ts";
-import type { Config } from "../config/types.ts";
+import { type LoadResult, loadConfig } from "../config/load.ts";
+import type { Config, FleetConfig } from "../config/types.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 
-export function loadConfigOrExit(path: string | undefined): Config {
+function loadOrExit(path: string | undefined): Extract<LoadResult, { ok: true }> {
   const result = loadConfig(path === undefined ? { cwd: process.cwd() } : { path, cwd: process.cwd() });
-  if (result.ok) return result.config;
+  if (result.ok) return result;
   throw new CliError(result.errors.map(formatConfigError).join("\n"), EXIT.config);
+}
+
+/** The primary instance's config (the delivering one), for single-instance commands. */
+export function loadConfigOrExit(path: string | undefined): Config {
+  return loadOrExit(path).config;
+}
+
+export function loadFleetOrExit(path: string | undefined): FleetConfig {
+  return loadOrExit(path).fleet;
+}
+
+/** One instance's config by name, or the primary instance when no name is given. */
+export function loadInstanceOrExit(path: string | undefined, name: string | undefined): Config {
+  const { config, fleet } = loadOrExit(path);
+  if (name === undefined) return config;
+  const instance = fleet.instances[name];
+  if (instance === undefined) {
+    const names = Object.keys(fleet.instances).join(", ");
+    throw new CliError(`no instance ${name} in ${fleet.source} (instances: ${names})`, EXIT.usage);
+  }
+  return instance;
 }

@@ -4,6 +4,7 @@
 import { runCheck } from "./check.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { runImport } from "./import.ts";
+import { runLog } from "./log.ts";
 import { runMailq } from "./mailq.ts";
 import { ROUTE_USAGE, runRoute } from "./route.ts";
 import { runSend } from "./send.ts";
@@ -40,6 +41,11 @@ const commands: Record<string, Command> = {
     summary: "convert a Postfix configuration directory into mailfleet.yaml",
     usage: "mailfleet import postfix DIR [-o FILE]",
     run: runImport,
+  },
+  log: {
+    summary: "print the fleet's shared delivery log (-f follows, --instance filters)",
+    usage: "mailfleet log [-f] [-n LINES] [--instance NAME] [-c FILE]",
+    run: runLog,
   },
   check: {
     summary: "validate the configuration and print where it came from",

@@ -36,6 +36,8 @@ export interface ParseOptions {
 
 /** The built-in fleet when there is no file: the submission -> output pipeline plus input. */
 export const BUILTIN_FLEET = {
+  // A file, so `mailfleet log -f` can follow it from another terminal.
+  log: { file: "./var/log/mailfleet.log" },
   instances: {
     submission: { role: "submission" },
     input: { role: "input" },
