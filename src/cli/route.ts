@@ -14,9 +14,10 @@ import { type ExplainFacts, explainRoute, formatExplanation } from "../routing/e
 import { recipientDomain, routeRecipient } from "../routing/router.ts";
 import { adminRequest } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
-import { loadConfigOrExit } from "./load-config.ts";
+import { loadInstanceOrExit } from "./load-config.ts";
 
-export const ROUTE_USAGE = "mailfleet route explain --from ADDR --to ADDR [-c FILE] [--json]";
+export const ROUTE_USAGE =
+  "mailfleet route explain --from ADDR --to ADDR [--instance NAME] [-c FILE] [--json]";
 
 export async function runRoute(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -27,6 +28,7 @@ export async function runRoute(args: string[]): Promise<number> {
       from: { type: "string" },
       to: { type: "string" },
       json: { type: "boolean", default: false },
+      instance: { type: "string" },
     },
   });
   if (positionals[0] !== "explain" || positionals.length !== 1) {
@@ -38,7 +40,8 @@ export async function runRoute(args: string[]): Promise<number> {
       EXIT.usage,
     );
   }
-  const config = loadConfigOrExit(values.config);
+  // The delivering instance by default: it is the one whose routes decide.
+  const config = loadInstanceOrExit(values.config, values.instance);
   const facts = await gatherFacts(config, values.from, values.to);
   const explanation = explainRoute(config, facts);
   console.log(values.json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));

@@ -1,13 +1,13 @@
 /**
- * `mailfleet send`: injects one message through the instance's own SMTP listener, like
- * sendmail. Reading the message from FILE or standard input; the reply decides the exit code.
+ * `mailfleet send`: injects one message through an instance's own SMTP listener (the fleet's
+ * submission instance unless --instance names another), like sendmail. Reading the message from FILE or standard input; the reply decides the exit code.
  */
 import { readFile } from "node:fs/promises";
 import { text } from "node:stream/consumers";
 import { parseArgs } from "node:util";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { CliError, EXIT } from "./exit-codes.ts";
-import { loadConfigOrExit } from "./load-config.ts";
+import { loadFleetOrExit, loadInstanceOrExit } from "./load-config.ts";
 
 export async function runSend(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -17,13 +17,18 @@ export async function runSend(args: string[]): Promise<number> {
       config: { type: "string", short: "c" },
       from: { type: "string", short: "f" },
       to: { type: "string", short: "t", multiple: true },
+      instance: { type: "string" },
     },
   });
   if (values.from === undefined || !values.to || values.to.length === 0) {
     throw new CliError("send needs --from ADDR and at least one --to ADDR", EXIT.usage);
   }
   if (positionals.length > 1) throw new CliError("send takes at most one FILE", EXIT.usage);
-  const config = loadConfigOrExit(values.config);
+  // Mail enters a fleet at its submission instance, like a local sendmail; --instance overrides.
+  const submission = Object.values(loadFleetOrExit(values.config).instances).find(
+    (c) => c.instance.role === "submission" && c.instance.enabled,
+  );
+  const config = loadInstanceOrExit(values.config, values.instance ?? submission?.instance.name);
   const listener = config.listen[0];
   if (!listener) throw new CliError("the config has no listener to inject into", EXIT.config);
   const file = positionals[0];

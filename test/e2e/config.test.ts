@@ -99,4 +99,29 @@ describe("config check", () => {
     assert.match(result.stdout, /mailfleet\.yaml/);
     assert.match(result.stdout, /listen 127\.0\.0\.1:2727/);
   });
+
+  it("checks a fleet file: one line per instance, and relay_to errors at file:line:col", {
+    timeout: 30_000,
+  }, async () => {
+    const good = await fileWith(
+      "fleet.yaml",
+      [
+        "instances:",
+        "  sub: { role: submission, listen: ['127.0.0.1:2811'] }",
+        "  out: { role: output, listen: ['127.0.0.1:2812'] }",
+        "",
+      ].join("\n"),
+    );
+    const ok = await runCli(["check", "-c", good]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /sub \(submission\): listen 127\.0\.0\.1:2811; relays to out/);
+    assert.match(ok.stdout, /out \(output\): listen 127\.0\.0\.1:2812; delivers/);
+    const bad = await fileWith(
+      "fleet-bad.yaml",
+      ["instances:", "  sub: { role: submission, relay_to: outt }", "  out: { role: output }", ""].join("\n"),
+    );
+    const refused = await runCli(["check", "-c", bad]);
+    assert.equal(refused.code, EX_CONFIG, refused.stderr);
+    assert.match(refused.stderr, /fleet-bad\.yaml:2:38: instances\.sub\.relay_to: .*did you mean "out"/);
+  });
 });
