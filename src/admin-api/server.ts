@@ -1,21 +1,45 @@
 /**
  * Admin HTTP API on loopback, the CLI's only way into a running instance. Every request needs
  * the bearer token from <spool>/admin.json (mode 0600), so only users who can read the spool
- * can drive the instance. One handler per route, registered in a table.
+ * can drive the instance. One file per endpoint, registered here in a table:
+ *
+ *   GET  /v1/queue                 queue-endpoint.ts          QueueListing
+ *   GET  /v1/queue/summary         queue-summary-endpoint.ts  QueueSummary
+ *   POST /v1/queue/ACTION          queue-action-endpoint.ts   QueueSelection -> QueueActionResult
+ *        (ACTION: hold, release, delete, requeue, flush)
+ *   GET  /v1/sources               sources-endpoint.ts        SourcesListing
+ *
+ * Errors are JSON `{ error }` with a 4xx/5xx status.
  */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import { writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readFile, unlink, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { AdminEndpoint, QueueListing } from "../api-types/queue.ts";
+import {
+  type AdminEndpoint,
+  QUEUE_ACTIONS,
+  type QueueAction,
+  type QueueActionResult,
+  type QueueListing,
+  type QueueSelection,
+  type QueueSummary,
+} from "../api-types/queue.ts";
 import type { SourcesListing } from "../api-types/sources.ts";
 import type { HostPort } from "../config/types.ts";
+import { type Endpoint, HttpError, sendJson } from "./http.ts";
+import { queueActionEndpoint } from "./queue-action-endpoint.ts";
+import { queueEndpoint } from "./queue-endpoint.ts";
+import { queueSummaryEndpoint } from "./queue-summary-endpoint.ts";
+import { sourcesEndpoint } from "./sources-endpoint.ts";
 
 export interface AdminHandlers {
   queue(): QueueListing;
-  flush(): void;
+  /** Pending recipients per domain by age (GET /v1/queue/summary). */
+  queueSummary(): QueueSummary;
+  /** hold, release, delete, requeue or flush the selected messages (POST /v1/queue/ACTION). */
+  queueAction(action: QueueAction, selection: QueueSelection): Promise<QueueActionResult>;
   /** Source IPs and their health (GET /v1/sources). */
   sources(): SourcesListing;
 }
@@ -25,7 +49,17 @@ export interface AdminServer {
   close(): Promise<void>;
 }
 
-type Route = (req: IncomingMessage, res: ServerResponse) => void;
+export function adminRoutes(handlers: AdminHandlers): Record<string, Endpoint> {
+  const routes: Record<string, Endpoint> = {
+    "GET /v1/queue": queueEndpoint(() => handlers.queue()),
+    "GET /v1/queue/summary": queueSummaryEndpoint(() => handlers.queueSummary()),
+    "GET /v1/sources": sourcesEndpoint(() => handlers.sources()),
+  };
+  for (const action of QUEUE_ACTIONS) {
+    routes[`POST /v1/queue/${action}`] = queueActionEndpoint(action, (a, s) => handlers.queueAction(a, s));
+  }
+  return routes;
+}
 
 export async function startAdminServer(deps: {
   listen: HostPort;
@@ -34,24 +68,25 @@ export async function startAdminServer(deps: {
   logger: Logger;
 }): Promise<AdminServer> {
   const token = randomBytes(24).toString("hex");
-  const routes: Record<string, Route> = {
-    "GET /v1/queue": (_req, res) => sendJson(res, 200, deps.handlers.queue()),
-    "GET /v1/sources": (_req, res) => sendJson(res, 200, deps.handlers.sources()),
-    "POST /v1/queue/flush": (_req, res) => {
-      deps.handlers.flush();
-      sendJson(res, 200, { ok: true });
-    },
-  };
+  const routes = adminRoutes(deps.handlers);
   const server: Server = createServer((req, res) => {
     if (!authorized(req, token)) return sendJson(res, 401, { error: "missing or wrong admin token" });
     const route = routes[`${req.method} ${(req.url ?? "").split("?")[0]}`];
     if (!route) return sendJson(res, 404, { error: "no such endpoint" });
-    try {
-      route(req, res);
-    } catch (err) {
-      deps.logger.error({ err }, "admin API handler failed");
-      sendJson(res, 500, { error: "internal error" });
-    }
+    Promise.resolve()
+      .then(() => route(req))
+      .then(
+        (response) => sendJson(res, response.status, response.body),
+        (err: unknown) => {
+          if (err instanceof HttpError) {
+            // Unread body bytes (a 413) must not be taken for the next request on this connection.
+            if (!req.complete) res.setHeader("connection", "close");
+            return sendJson(res, err.status, { error: err.message });
+          }
+          deps.logger.error({ err, url: req.url }, "admin API handler failed");
+          sendJson(res, 500, { error: "internal error" });
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -60,14 +95,20 @@ export async function startAdminServer(deps: {
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const endpoint: AdminEndpoint = { url: `http://${host}:${address.port}`, token, pid: process.pid };
-  await writeFile(join(deps.spoolDir, "admin.json"), JSON.stringify(endpoint), { mode: 0o600 });
+  const file = join(deps.spoolDir, "admin.json");
+  await writeFile(file, JSON.stringify(endpoint), { mode: 0o600 });
   return {
     endpoint,
-    close: () =>
-      new Promise<void>((resolve) => {
+    async close() {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      // A stopped instance leaves no endpoint behind (a killed one does: the CLI then finds
+      // nothing listening there). Only our own file: a new process may have replaced it.
+      const current = await readFile(file, "utf8").catch(() => "");
+      if (current.includes(token)) await unlink(file).catch(() => {});
+    },
   };
 }
 
@@ -75,9 +116,4 @@ function authorized(req: IncomingMessage, token: string): boolean {
   const given = Buffer.from((req.headers.authorization ?? "").replace(/^Bearer /, ""));
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
 }

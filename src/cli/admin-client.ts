@@ -1,36 +1,110 @@
 /**
- * Thin client for the admin API of a running instance: finds its endpoint and token next to
- * the spool (admin.json, mode 0600) and makes typed requests.
+ * Thin client for the admin API of running instances: finds each one's endpoint and token next to
+ * its spool (admin.json, mode 0600) and makes typed requests. `adminCall` returns failures as data
+ * (an instance that is not running is a normal answer for fleet-wide commands); `adminRequest`
+ * turns them into a CliError for commands about one instance.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AdminEndpoint } from "../api-types/queue.ts";
-import type { Config } from "../config/types.ts";
+import type { Config, FleetConfig } from "../config/types.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 
-export async function adminRequest<T>(config: Config, method: "GET" | "POST", path: string): Promise<T> {
-  let endpoint: AdminEndpoint;
+export type AdminResult<T> =
+  | { ok: true; value: T }
+  /** `running: false`: no instance answers there; otherwise it answered with an error. */
+  | { ok: false; running: boolean; reason: string };
+
+async function readEndpoint(config: Config): Promise<AdminEndpoint | null> {
   try {
-    endpoint = JSON.parse(await readFile(join(config.spoolDir, "admin.json"), "utf8")) as AdminEndpoint;
+    return JSON.parse(await readFile(join(config.spoolDir, "admin.json"), "utf8")) as AdminEndpoint;
   } catch {
-    throw new CliError(
-      `no running instance found for spool ${config.spoolDir} (is it started?)`,
-      EXIT.unavailable,
-    );
+    return null;
   }
+}
+
+export async function adminCall<T>(
+  config: Config,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+): Promise<AdminResult<T>> {
+  if (config.admin.listen === null) {
+    return { ok: false, running: false, reason: "admin API disabled in the config (admin.listen: null)" };
+  }
+  const endpoint = await readEndpoint(config);
+  if (endpoint === null)
+    return { ok: false, running: false, reason: `not running (spool ${config.spoolDir})` };
   let res: Response;
   try {
     res = await fetch(`${endpoint.url}${path}`, {
       method,
-      headers: { authorization: `Bearer ${endpoint.token}` },
-      signal: AbortSignal.timeout(10_000),
+      headers: {
+        authorization: `Bearer ${endpoint.token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(30_000),
     });
   } catch (err) {
-    throw new CliError(
-      `instance at ${endpoint.url} is not answering: ${(err as Error).message}`,
-      EXIT.unavailable,
-    );
+    const cause = (err as { cause?: { code?: string } }).cause?.code;
+    if (cause === "ECONNREFUSED") return { ok: false, running: false, reason: "not running" };
+    return {
+      ok: false,
+      running: true,
+      reason: `not answering at ${endpoint.url}: ${(err as Error).message}`,
+    };
   }
-  if (!res.ok) throw new CliError(`admin API ${method} ${path}: HTTP ${res.status}`, EXIT.unavailable);
-  return (await res.json()) as T;
+  const text = await res.text();
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(text) as unknown;
+  } catch {
+    // Reported below when the status is an error; a 2xx must carry JSON.
+  }
+  if (!res.ok) {
+    const error = (parsed as { error?: unknown } | null)?.error;
+    const detail = typeof error === "string" ? error : text.slice(0, 200);
+    return { ok: false, running: true, reason: `admin API ${method} ${path}: HTTP ${res.status}: ${detail}` };
+  }
+  return { ok: true, value: parsed as T };
+}
+
+/** One instance's admin API; a failure is a CliError (EX_UNAVAILABLE). */
+export async function adminRequest<T>(
+  config: Config,
+  method: "GET" | "POST",
+  path: string,
+  body?: unknown,
+): Promise<T> {
+  const result = await adminCall<T>(config, method, path, body);
+  if (result.ok) return result.value;
+  throw new CliError(`instance ${config.instance.name}: ${result.reason}`, EXIT.unavailable);
+}
+
+/** The instances a fleet-wide command covers: all of them, or the one `--instance` names. */
+export function selectInstances(fleet: FleetConfig, name: string | undefined): Config[] {
+  if (name === undefined) return Object.values(fleet.instances);
+  const instance = fleet.instances[name];
+  if (instance === undefined) {
+    const names = Object.keys(fleet.instances).join(", ");
+    throw new CliError(`no instance ${name} in ${fleet.source} (instances: ${names})`, EXIT.usage);
+  }
+  return [instance];
+}
+
+/** Calls every instance at once; results come back in the order given. */
+export function adminCallEach<T>(
+  instances: Config[],
+  call: (config: Config) => Promise<AdminResult<T>>,
+): Promise<{ instance: string; result: AdminResult<T> }[]> {
+  return Promise.all(
+    instances.map(async (config) => {
+      const result = await call(config);
+      if (!result.ok && !result.running && !config.instance.enabled) {
+        return { instance: config.instance.name, result: { ...result, reason: "not running (disabled)" } };
+      }
+      return { instance: config.instance.name, result };
+    }),
+  );
 }

@@ -1,29 +1,53 @@
 /**
- * `mailfleet mailq`: the queue of the running instance, Postfix-style or as JSON.
+ * `mailfleet mailq [--instance NAME] [--json]`: the queue of every instance of the fleet (or one),
+ * grouped under a heading per instance, Postfix-style or as JSON. An instance that is not running
+ * is one line in the report; the exit code is non-zero only when no instance could be asked.
  */
 import { parseArgs } from "node:util";
-import type { QueueListing } from "../api-types/queue.ts";
-import { adminRequest } from "./admin-client.ts";
+import type { FleetReport, QueueListing } from "../api-types/queue.ts";
+import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
 import { EXIT } from "./exit-codes.ts";
-import { loadConfigOrExit } from "./load-config.ts";
+import { loadFleetOrExit } from "./load-config.ts";
 
 export async function runMailq(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { config: { type: "string", short: "c" }, json: { type: "boolean", default: false } },
+    options: {
+      config: { type: "string", short: "c" },
+      instance: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
   });
-  const config = loadConfigOrExit(values.config);
-  const listing = await adminRequest<QueueListing>(config, "GET", "/v1/queue");
-  console.log(values.json ? JSON.stringify(listing, null, 2) : formatMailq(listing));
-  return EXIT.ok;
+  const instances = selectInstances(loadFleetOrExit(values.config), values.instance);
+  const answers = await adminCallEach(instances, (c) => adminCall<QueueListing>(c, "GET", "/v1/queue"));
+  const report: FleetReport<QueueListing> = { instances: [], unreachable: [] };
+  const sections: string[] = [];
+  for (const { instance, result } of answers) {
+    if (result.ok) {
+      report.instances.push(result.value);
+      sections.push(`${heading(instance)}\n${formatMailq(result.value)}`);
+    } else {
+      report.unreachable.push({ instance, reason: result.reason });
+      sections.push(`${heading(instance)} ${result.reason}`);
+    }
+  }
+  console.log(values.json ? JSON.stringify(report, null, 2) : sections.join("\n\n"));
+  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
 }
 
-/** Postfix mailq layout: id, size, arrival, sender; then each pending recipient and its reason. */
+export function heading(instance: string): string {
+  return `== ${instance} ==`;
+}
+
+/**
+ * Postfix mailq layout: id (followed by `!` while held, else `*` while being delivered), size,
+ * arrival, sender; then each pending recipient, after its last deferral reason.
+ */
 export function formatMailq(listing: QueueListing): string {
   if (listing.total === 0) return "Mail queue is empty";
   const lines = ["-Queue ID-            --Size-- ----Arrival Time---- -Sender/Recipient-------"];
   for (const m of listing.messages) {
-    const flag = m.active ? "*" : " ";
+    const flag = m.held ? "!" : m.active ? "*" : " ";
     lines.push(
       `${(m.id + flag).padEnd(21)} ${String(m.size).padStart(8)} ${m.arrivedAt.slice(0, 19).replace("T", " ")}  ${m.sender || "MAILER-DAEMON"}`,
     );

@@ -208,7 +208,11 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
 
     async resolve(rawDomain, transport) {
       const domain = normaliseName(rawDomain);
-      const cacheKey = `${transport.name}|${domain}`;
+      // The nexthop is part of the key: a reload that points a transport elsewhere must not reuse
+      // the old answer.
+      const nexthop = transport.nexthop;
+      const where = nexthop.kind === "mx" ? "mx" : `${nexthop.host}:${nexthop.port}:${nexthop.lookupMx}`;
+      const cacheKey = `${transport.name}|${where}|${domain}`;
       const cached = cache.get(cacheKey);
       if (cached && cached.expires > now() && cached.resolution.kind === "site") {
         // The site carries the transport it was resolved for; hand back the current one.

@@ -20,7 +20,7 @@ import { createListener } from "../smtp-server/listener.ts";
 import type { AcceptResult, Receiver } from "../smtp-server/types.ts";
 import { createSpool } from "../spool/spool.ts";
 import { SpoolError } from "../spool/types.ts";
-import { queueListing } from "./queue-view.ts";
+import { queueHandlers } from "./queue-view.ts";
 
 export interface InstanceOptions {
   config: Config;
@@ -112,8 +112,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
         listen: config.admin.listen,
         spoolDir: config.spoolDir,
         handlers: {
-          queue: () => queueListing(name, scheduler.entries()),
-          flush: () => scheduler.flush(),
+          ...queueHandlers(name, scheduler, logger),
           sources: () => sourcesListing(sources.health()),
         },
         logger,

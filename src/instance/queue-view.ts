@@ -1,8 +1,14 @@
 /**
- * Builds the `mailq` view of an instance's queue from the scheduler's entries.
+ * The instance's queue as the admin API shows it: the `mailq` listing and the qshape-like summary
+ * built from the scheduler's entries, and the queue actions dispatched to the scheduler (logged,
+ * since they change or drop mail at an operator's request).
  */
-import type { QueueListing, QueueMessageView } from "../api-types/queue.ts";
-import type { QueueEntry } from "../scheduler/scheduler.ts";
+import type { Logger } from "pino";
+import type { AdminHandlers } from "../admin-api/server.ts";
+import type { QueueAction, QueueListing, QueueMessageView, QueueSelection } from "../api-types/queue.ts";
+import type { QueueOpResult } from "../scheduler/queue-ops.ts";
+import type { QueueEntry, Scheduler } from "../scheduler/scheduler.ts";
+import { queueSummary } from "./queue-summary.ts";
 
 export function queueListing(instance: string, entries: QueueEntry[]): QueueListing {
   const messages: QueueMessageView[] = entries
@@ -12,6 +18,7 @@ export function queueListing(instance: string, entries: QueueEntry[]): QueueList
       arrivedAt: new Date(message.arrivedAt).toISOString(),
       sender: message.sender,
       active,
+      held: message.held,
       attempts: message.deferral?.attempts ?? 0,
       nextAttemptAt: message.deferral ? new Date(message.deferral.nextAttemptAt).toISOString() : null,
       recipients: message.recipients.map((r, index) => ({
@@ -22,4 +29,42 @@ export function queueListing(instance: string, entries: QueueEntry[]): QueueList
     }))
     .sort((a, b) => (a.arrivedAt < b.arrivedAt ? -1 : a.arrivedAt > b.arrivedAt ? 1 : a.id < b.id ? -1 : 1));
   return { instance, total: messages.length, messages };
+}
+
+/** The queue part of the admin API handlers of one instance. */
+export function queueHandlers(
+  instance: string,
+  scheduler: Scheduler,
+  logger: Logger,
+  now: () => number = Date.now,
+): Pick<AdminHandlers, "queue" | "queueSummary" | "queueAction"> {
+  const actions: Record<QueueAction, (selection: QueueSelection) => Promise<QueueOpResult>> = {
+    hold: (s) => scheduler.hold(s),
+    release: (s) => scheduler.release(s),
+    delete: (s) => scheduler.delete(s),
+    requeue: (s) => scheduler.requeue(s),
+    flush: (s) => scheduler.flush(s),
+  };
+  return {
+    queue: () => queueListing(instance, scheduler.entries()),
+    queueSummary: () =>
+      queueSummary(
+        instance,
+        scheduler.entries().map((e) => e.message),
+        now(),
+      ),
+    async queueAction(action, selection) {
+      const { affected, missing } = await actions[action](selection);
+      logger.info(
+        {
+          action,
+          all: "all" in selection,
+          requested: "ids" in selection ? selection.ids.length : null,
+          affected,
+        },
+        "queue action by operator",
+      );
+      return { instance, action, affected, missing };
+    },
+  };
 }

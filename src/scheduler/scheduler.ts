@@ -8,7 +8,8 @@
  * (each recipient's own transport's max_queue_lifetime), decides
  * when a message has waited long enough for its one delay warning (bounce.delay_warning_after),
  * and passes the results on. It never speaks SMTP and never writes the spool itself; DSNs the
- * results stage queues come back here to be scheduled like any message.
+ * results stage queues come back here to be scheduled like any message. Operator actions (hold,
+ * release, delete, requeue, flush) live in queue-ops.ts; held messages never enter the due queue.
  */
 import type { Logger } from "pino";
 import type { Config, TransportConfig } from "../config/types.ts";
@@ -18,6 +19,7 @@ import type { QueueId, RecipientOutcome } from "../message/types.ts";
 import type { DelayedRecipient, FinalFailure, ResultRecorder } from "../results/types.ts";
 import type { DeferralInfo, QueuedMessage, Spool } from "../spool/types.ts";
 import { DueQueue } from "./due-queue.ts";
+import { type QueueOpResult, QueueOps, type Selection } from "./queue-ops.ts";
 import { isExpired, retryDelay } from "./retry.ts";
 import { type RoundRecipient, routeRound } from "./round-routing.ts";
 import { type Clock, failJob, failureOutcome, SiteQueue } from "./site-queue.ts";
@@ -58,6 +60,7 @@ export class Scheduler {
   #running = false;
   #roundsInFlight = new Set<Promise<void>>();
   #sitesSweptAt = 0;
+  readonly #ops: QueueOps;
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
@@ -66,15 +69,32 @@ export class Scheduler {
     this.#sources =
       deps.sources ??
       createSourceSelector({ config: deps.config, logger: deps.logger, now: () => this.#clock.now() });
+    this.#ops = new QueueOps({
+      messages: this.#messages,
+      spool: deps.spool,
+      logger: deps.logger,
+      now: () => this.#clock.now(),
+      isActive: (id) => this.#active.has(id),
+      schedule: (id, at) => {
+        this.#due.schedule(id, at);
+        this.#wake(at);
+      },
+      unschedule: (id) => this.#due.remove(id),
+      forget: (id) => {
+        this.#due.remove(id);
+        this.#messages.delete(id);
+      },
+    });
   }
 
   get size(): number {
     return this.#messages.size;
   }
 
-  /** Adds a stored message; due now unless it carries a later retry time. */
+  /** Adds a stored message; due now unless it carries a later retry time or is held. */
   enqueue(message: QueuedMessage): void {
     this.#messages.set(message.id, message);
+    if (message.held) return;
     const dueAt = message.deferral?.nextAttemptAt ?? this.#clock.now();
     this.#due.schedule(message.id, dueAt);
     this.#wake(dueAt);
@@ -94,11 +114,26 @@ export class Scheduler {
     await Promise.allSettled([...this.#roundsInFlight]);
   }
 
-  /** Makes every queued message due now (mailq --flush). */
-  flush(): void {
-    const now = this.#clock.now();
-    for (const id of this.#messages.keys()) if (!this.#active.has(id)) this.#due.schedule(id, now);
-    this.#wake(now);
+  /** Operator actions (see queue-ops.ts): durable hold/release/delete, requeue and flush. */
+  hold(selection: Selection): Promise<QueueOpResult> {
+    return this.#ops.hold(selection);
+  }
+
+  release(selection: Selection): Promise<QueueOpResult> {
+    return this.#ops.release(selection);
+  }
+
+  delete(selection: Selection): Promise<QueueOpResult> {
+    return this.#ops.delete(selection);
+  }
+
+  requeue(selection: Selection): Promise<QueueOpResult> {
+    return this.#ops.requeue(selection);
+  }
+
+  /** Makes the selected (by default every) message that is not held due now (mailq --flush). */
+  flush(selection: Selection = { all: true }): Promise<QueueOpResult> {
+    return this.#ops.flush(selection);
   }
 
   entries(): QueueEntry[] {
@@ -147,7 +182,7 @@ export class Scheduler {
     const ids = room > 0 ? this.#due.takeDue(this.#clock.now(), room) : [];
     for (const id of ids) {
       const message = this.#messages.get(id);
-      if (!message) continue;
+      if (!message || message.held) continue;
       this.#active.add(id);
       const round = this.#runRound(message)
         .catch((err: unknown) => {
@@ -155,6 +190,9 @@ export class Scheduler {
           this.#deps.logger.error({ err, id }, "attempt failed unexpectedly; retrying later");
           this.#due.schedule(id, this.#clock.now() + 60_000);
         })
+        // Holds, deletes and requeues asked for during the attempt apply now.
+        .then(() => this.#ops.afterRound(message))
+        .catch((err: unknown) => this.#deps.logger.error({ err, id }, "queue action after attempt failed"))
         .finally(() => {
           this.#active.delete(id);
           this.#roundsInFlight.delete(round);

@@ -32,6 +32,7 @@ const meta: QueuedMessage = {
   isBounce: true,
   size: 5,
   deferral: null,
+  held: false,
 };
 
 describe("spool record format", () => {

@@ -19,9 +19,17 @@
  *   3 RELOCATED        Same payload as MESSAGE: a copy written by compaction with current states.
  *   4 RECIPIENTS_DONE  JSON {id, updates:[{index, state}]}: recipients that reached a final state.
  *   5 DEFERRAL         JSON {id, deferral}: retry bookkeeping (best effort).
+ *   6 HOLD             JSON {id, held}: the message was put on hold (true) or released (false).
+ *   7 DELETED          JSON {id}: the message was removed by the operator (no DSN), whatever its
+ *                      recipients' states.
+ *
+ * Types 6 and 7 were added to version 1 without a version change: older readers quarantine them
+ * as unknown records (a spool must not be opened by an older mailfleet once it held or deleted).
  *
  * Replay rules (see recovery.ts): records apply in segment order then file order; a later copy of a
- * message replaces its metadata, but a recipient state that is final anywhere stays final.
+ * message replaces its metadata (`held` included), but a recipient state that is final anywhere
+ * stays final, and a DELETED message stays deleted. Metadata written before `held` existed reads
+ * as not held.
  */
 import { crc32 } from "node:zlib";
 import type { QueuedMessage } from "./types.ts";
@@ -38,6 +46,8 @@ export const RecordType = {
   relocated: 3,
   recipientsDone: 4,
   deferral: 5,
+  hold: 6,
+  deleted: 7,
 } as const;
 export type RecordTypeCode = (typeof RecordType)[keyof typeof RecordType];
 
@@ -160,6 +170,8 @@ export function decodeMessagePayload(payload: Buffer): MessagePayload {
   if (!isQueuedMessage(meta)) throw new Error("message metadata has the wrong shape");
   const bodyLength = payload.length - 4 - metaLength;
   if (meta.size !== bodyLength) throw new Error("message size does not match its body");
+  // Records written before holds existed carry no `held`.
+  meta.held = meta.held === true;
   return { meta, bodyOffset: 4 + metaLength, bodyLength };
 }
 
@@ -182,6 +194,7 @@ export function isQueuedMessage(value: unknown): value is QueuedMessage {
   for (const r of value.recipients) {
     if (!isObject(r) || typeof r.address !== "string" || !STATES.has(String(r.state))) return false;
   }
+  if (value.held !== undefined && typeof value.held !== "boolean") return false;
   return value.deferral === null || isObject(value.deferral);
 }
 
@@ -195,6 +208,19 @@ export function isRecipientsDone(value: unknown): value is RecipientsDonePayload
   return value.updates.every(
     (u) => isObject(u) && Number.isInteger(u.index) && STATES.has(String(u.state)) && u.state !== "pending",
   );
+}
+
+export interface HoldPayload {
+  id: string;
+  held: boolean;
+}
+
+export function isHold(value: unknown): value is HoldPayload {
+  return isObject(value) && typeof value.id === "string" && typeof value.held === "boolean";
+}
+
+export function isDeleted(value: unknown): value is { id: string } {
+  return isObject(value) && typeof value.id === "string";
 }
 
 export function isSegmentStart(value: unknown): value is SegmentStartPayload {

@@ -22,6 +22,7 @@ function meta(id: string, size: number): QueuedMessage {
     isBounce: false,
     size,
     deferral: null,
+    held: false,
   };
 }
 

@@ -19,6 +19,8 @@ import {
   decodeJsonPayload,
   decodeMessagePayload,
   HEADER_SIZE,
+  isDeleted,
+  isHold,
   isRecipientsDone,
   isSegmentStart,
   RecordType,
@@ -197,6 +199,8 @@ export async function replaySegments(
   const index = new SpoolIndex();
   const quarantined: RecoveryReport["quarantined"] = [];
   const finals: FinalStates = new Map();
+  /** Deleted message ids and the segments of their DELETED records: a later copy stays deleted. */
+  const deleted = new Map<string, Set<number>>();
   const intern = createInterners();
 
   async function quarantine(no: number, bytes: Buffer, offset: number, reason: string): Promise<void> {
@@ -225,6 +229,11 @@ export async function replaySegments(
       case RecordType.message:
       case RecordType.relocated: {
         const { meta, bodyOffset, bodyLength } = decodeMessagePayload(item.payload);
+        const deletedIn = deleted.get(meta.id);
+        if (deletedIn !== undefined) {
+          for (const s of deletedIn) index.pin(s, no);
+          return;
+        }
         internMessage(meta, intern);
         const final = finals.get(meta.id);
         if (final !== undefined) {
@@ -255,6 +264,21 @@ export async function replaySegments(
         for (const u of done.updates) final.states.set(u.index, u.state);
         final.segments.add(no);
         index.applyDone(done.id, done.updates, no);
+        return;
+      }
+      case RecordType.hold: {
+        const hold = decodeJsonPayload(item.payload);
+        if (!isHold(hold)) throw new Error("bad HOLD payload");
+        index.applyHold(hold.id, hold.held, no);
+        return;
+      }
+      case RecordType.deleted: {
+        const removal = decodeJsonPayload(item.payload);
+        if (!isDeleted(removal)) throw new Error("bad DELETED payload");
+        const segments = deleted.get(removal.id) ?? new Set<number>();
+        segments.add(no);
+        deleted.set(removal.id, segments);
+        index.applyDelete(removal.id, no);
         return;
       }
       case RecordType.deferral: {

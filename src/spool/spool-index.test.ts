@@ -21,6 +21,7 @@ function message(id: string, recipients = 2): QueuedMessage {
     isBounce: false,
     size: 10,
     deferral: null,
+    held: false,
   };
 }
 

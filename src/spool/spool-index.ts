@@ -7,7 +7,9 @@
  * Segment removal rule: a segment may be unlinked when it is not the active one, no live message has
  * its current copy there, and every segment in `pinnedBy` is already gone. A segment is pinned by
  * the segments holding copies of messages it has RECIPIENTS_DONE records for (else removing it would
- * resurrect delivered recipients from the older copy), and by a segment it seals.
+ * resurrect delivered recipients from the older copy), by the same segments for HOLD and DELETED
+ * records (else a hold would be forgotten, or a deleted message come back), and by a segment it
+ * seals.
  */
 import type { QueueId, RecipientState } from "../message/types.ts";
 import type { DeferralInfo, QueuedMessage, RecipientUpdate } from "./types.ts";
@@ -26,7 +28,7 @@ export interface IndexedMessage {
   location: MessageLocation;
   /** Every segment that has (or had) a copy of this message (an array: a Set costs ~10x per message). */
   copies: number[];
-  /** RECIPIENTS_DONE records queued but not yet committed. */
+  /** RECIPIENTS_DONE, HOLD or DELETED records queued but not yet committed (compaction waits). */
   inflight: number;
 }
 
@@ -139,12 +141,30 @@ export class SpoolIndex {
     return "updated";
   }
 
+  /** A HOLD record in `recordSegment` committed (held, or released when `held` is false). */
+  applyHold(id: QueueId, held: boolean, recordSegment: number): boolean {
+    const entry = this.messages.get(id);
+    if (entry === undefined) return false;
+    for (const copy of entry.copies) this.pin(recordSegment, copy);
+    entry.message.held = held;
+    return true;
+  }
+
+  /** A DELETED record in `recordSegment` committed: the message leaves the queue for good. */
+  applyDelete(id: QueueId, recordSegment: number): boolean {
+    const entry = this.messages.get(id);
+    if (entry === undefined) return false;
+    for (const copy of entry.copies) this.pin(recordSegment, copy);
+    this.remove(id);
+    return true;
+  }
+
   applyDeferral(id: QueueId, deferral: DeferralInfo): void {
     const entry = this.messages.get(id);
     if (entry !== undefined) entry.message.deferral = deferral;
   }
 
-  /** Drops a message whose recipients are all final. */
+  /** Drops a message whose recipients are all final (or that was deleted). */
   remove(id: QueueId): void {
     const entry = this.messages.get(id);
     if (entry === undefined) return;

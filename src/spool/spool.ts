@@ -8,7 +8,7 @@
  *   quarantine/*.bin     unreadable bytes found by recovery (recovery.ts)
  *
  * Only metadata is kept in memory; bodies are read back from the segments. When every recipient of a
- * message is final it leaves the index, and a segment with nothing live (see spool-index.ts for the
+ * message is final, or the operator deleted it, it leaves the index, and a segment with nothing live (see spool-index.ts for the
  * exact rule) is unlinked. Compaction re-appends the survivors of sparse or old sealed segments to the
  * active one, so long-deferred mail does not keep large files alive.
  *
@@ -242,6 +242,23 @@ export function createSpool(options: SpoolOptions): DurableSpool {
     return compacting;
   }
 
+  /** Writes a HOLD record (fsync'd); the flag changes when it commits. */
+  async function setHeld(id: QueueId, held: boolean): Promise<boolean> {
+    openWriter();
+    const entry = index.messages.get(id);
+    if (entry === undefined) return false;
+    // In flight: compaction must not copy the old flag behind the HOLD record.
+    entry.inflight++;
+    try {
+      await append(encodeJsonRecord(RecordType.hold, { id, held }), true, (p) =>
+        index.applyHold(id, held, p.segment),
+      );
+    } finally {
+      entry.inflight--;
+    }
+    return true;
+  }
+
   return {
     async open(openOptions: OpenOptions = {}): Promise<RecoveryReport> {
       if (phase !== "new") throw new Error(`spool.open() called twice (state ${phase})`);
@@ -347,6 +364,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
         recipients: recipients.map((r) => ({ address: r.address, dsn: r.dsn, state: "pending" })),
         size: body.length,
         deferral: null,
+        held: false,
       };
       const record = encodeMessageRecord(RecordType.message, meta, body);
       // Shared with the index (one object per queued message, see Spool.store in types.ts).
@@ -384,6 +402,26 @@ export function createSpool(options: SpoolOptions): DurableSpool {
       } finally {
         entry.inflight--;
       }
+    },
+
+    hold: (id: QueueId) => setHeld(id, true),
+    release: (id: QueueId) => setHeld(id, false),
+
+    async delete(id: QueueId): Promise<boolean> {
+      openWriter();
+      const entry = index.messages.get(id);
+      if (entry === undefined) return false;
+      // Counted as in flight so compaction does not write a copy behind the DELETED record.
+      entry.inflight++;
+      try {
+        await append(encodeJsonRecord(RecordType.deleted, { id }), true, (p) => {
+          if (index.applyDelete(id, p.segment)) scheduleCleanup();
+        });
+      } finally {
+        entry.inflight--;
+      }
+      logger.info({ id }, "message deleted from the queue");
+      return true;
     },
 
     recordDeferral(id: QueueId, deferral: DeferralInfo): void {

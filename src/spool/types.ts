@@ -18,6 +18,8 @@ export interface DeferralInfo {
 
 export interface QueuedMessage extends StoredMessage {
   deferral: DeferralInfo | null;
+  /** On hold (`mailfleet queue hold`): never attempted until released. Durable (HOLD records). */
+  held: boolean;
 }
 
 export interface RecipientUpdate {
@@ -71,6 +73,18 @@ export interface Spool {
   store(message: NewMessage, body: Buffer): Promise<QueuedMessage>;
   /** Records final recipient states durably. When every recipient is final the message is removed. */
   markRecipients(id: QueueId, updates: RecipientUpdate[]): Promise<void>;
+  /**
+   * Puts a message on hold (or releases it) durably: fsync'd before it resolves, and replayed by
+   * recovery, so a held message stays held across restarts. Sets `held` on the spool's object.
+   * Resolves false when the id is not queued.
+   */
+  hold(id: QueueId): Promise<boolean>;
+  release(id: QueueId): Promise<boolean>;
+  /**
+   * Drops a message for good, whatever its recipients' states (no DSN: like `postsuper -d`).
+   * Durable before it resolves; resolves false when the id is not queued.
+   */
+  delete(id: QueueId): Promise<boolean>;
   /** Best-effort (not awaited for durability): retry bookkeeping for mailq and restarts. */
   recordDeferral(id: QueueId, deferral: DeferralInfo): void;
   readBody(id: QueueId): Promise<Buffer>;

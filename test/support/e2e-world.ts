@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import type { QueueListing } from "../../src/api-types/queue.ts";
+import type { FleetReport, QueueListing } from "../../src/api-types/queue.ts";
 import { type DnsServer, startDnsServer, type ZoneSpec } from "./dns-server.ts";
 import { cliPath, type MailfleetProcess, runCli, startMailfleet, writeConfig } from "./mailfleet-process.ts";
 import { freePort } from "./ports.ts";
@@ -96,7 +96,10 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       if (result.code !== 0) {
         throw new Error(`mailq exited ${result.code}: ${result.stderr}${current ? exitNote(current) : ""}`);
       }
-      return JSON.parse(result.stdout) as QueueListing;
+      // `mailq --json` reports every instance of the fleet; a world runs one.
+      const listing = (JSON.parse(result.stdout) as FleetReport<QueueListing>).instances[0];
+      if (!listing) throw new Error(`mailq reached no instance: ${result.stdout}`);
+      return listing;
     },
     async close() {
       await current?.stop();
