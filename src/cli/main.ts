@@ -4,11 +4,18 @@
 import { runCheck } from "./check.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { runImport } from "./import.ts";
+import { INSTANCE_USAGE, runInstance } from "./instance.ts";
 import { runLog } from "./log.ts";
 import { runMailq } from "./mailq.ts";
+import { QUEUE_USAGE, runQueue } from "./queue.ts";
+import { runReload } from "./reload.ts";
 import { ROUTE_USAGE, runRoute } from "./route.ts";
 import { runSend } from "./send.ts";
 import { runStart } from "./start.ts";
+import { runStatus } from "./status.ts";
+import { runStop } from "./stop.ts";
+import { runTls, TLS_USAGE } from "./tls.ts";
+import { runUser, USER_USAGE } from "./user.ts";
 
 export interface Command {
   summary: string;
@@ -18,14 +25,39 @@ export interface Command {
 
 const commands: Record<string, Command> = {
   start: {
-    summary: "run the instance in the foreground",
+    summary: "run the fleet in the foreground: one supervised process per enabled instance",
     usage: "mailfleet start [-c FILE]",
     run: runStart,
   },
+  stop: {
+    summary: "stop the running fleet gracefully (in-flight sessions finish)",
+    usage: "mailfleet stop [-c FILE]",
+    run: runStop,
+  },
+  reload: {
+    summary: "re-read the config: start, stop, restart or reload instances as it changed",
+    usage: "mailfleet reload [-c FILE]",
+    run: runReload,
+  },
+  status: {
+    summary: "each instance of the running fleet: state, pid, uptime, listeners, queue size",
+    usage: "mailfleet status [-c FILE] [--json]",
+    run: runStatus,
+  },
+  instance: {
+    summary: "list, start, stop, run, create, enable, disable or destroy instances",
+    usage: INSTANCE_USAGE,
+    run: runInstance,
+  },
   mailq: {
-    summary: "list the queue of the running instance",
-    usage: "mailfleet mailq [-c FILE] [--json]",
+    summary: "list the queue of every running instance, grouped by instance",
+    usage: "mailfleet mailq [-c FILE] [--instance NAME] [--json]",
     run: runMailq,
+  },
+  queue: {
+    summary: "hold, release, delete, requeue or flush queued mail; summary: pending mail by domain and age",
+    usage: QUEUE_USAGE,
+    run: runQueue,
   },
   send: {
     summary: "inject a message like sendmail (reads FILE or standard input)",
@@ -51,6 +83,16 @@ const commands: Record<string, Command> = {
     summary: "validate the configuration and print where it came from",
     usage: "mailfleet check [-c FILE]",
     run: runCheck,
+  },
+  user: {
+    summary: "add, remove or list the submission logins (AUTH) of an instance's users file",
+    usage: USER_USAGE,
+    run: runUser,
+  },
+  tls: {
+    summary: "write a self-signed development certificate and key for the listeners",
+    usage: TLS_USAGE,
+    run: runTls,
   },
 };
 

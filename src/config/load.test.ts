@@ -7,6 +7,7 @@ import { after, describe, test } from "node:test";
 import type { ConfigError } from "./errors.ts";
 import { formatConfigError } from "./errors.ts";
 import { BUILTIN_SOURCE, builtinConfig, builtinFleet, loadConfig, parseConfig } from "./load.ts";
+import { defaultPolicy } from "./schema-policy.ts";
 import type { Config, TransportConfig } from "./types.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../../test/fixtures/config");
@@ -73,6 +74,7 @@ describe("loadConfig", () => {
       listen: [
         { host: "0.0.0.0", port: 25 },
         { host: "::1", port: 2525 },
+        { host: "127.0.0.1", port: 2465, tls: "implicit" },
       ],
       limits: {
         maxMessageSize: 10_000_000,
@@ -82,8 +84,18 @@ describe("loadConfig", () => {
         minFreeDiskBytes: 1024 ** 3,
         sessionTimeoutMs: 90_000,
         maxHops: 20,
+        greetPauseMs: 2000,
+        maxErrors: 10,
+        commandTimeoutMs: 60_000,
+        minDataRate: 1000,
+        maxConnectionsPerIp: 5,
       },
-      relay: { trustedNetworks: ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"] },
+      relay: {
+        trustedNetworks: ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"],
+        localDomains: ["bounces.example.com", ".fbl.example.com"],
+      },
+      tls: { certFile: join(FIXTURES, "tls/cert.pem"), keyFile: join(FIXTURES, "tls/key.pem") },
+      auth: { usersFile: join(FIXTURES, "users"), maxFailures: 3, failureWindowMs: 600_000 },
       dns: {
         servers: [
           { host: "127.0.0.1", port: 5353 },
@@ -163,6 +175,7 @@ describe("loadConfig", () => {
       bounce: { from: "postmaster@example.com", delayWarningAfterMs: 30 * 60_000 },
       log: { format: "json", file: join(FIXTURES, "logs/mailfleet.log"), level: "debug" },
       admin: { listen: null },
+      policy: defaultPolicy("all", "mx1.example.com"),
     };
     assert.deepEqual(result.config, expected);
   });
@@ -240,12 +253,19 @@ describe("builtinConfig", () => {
         maxMessageSize: 25 * 1024 * 1024,
         maxRecipients: 1000,
         maxLineLength: 998,
-        maxCommandLength: 2048,
+        maxCommandLength: 998,
         minFreeDiskBytes: 100 * 1024 * 1024,
         sessionTimeoutMs: 300_000,
         maxHops: 50,
+        greetPauseMs: 0,
+        maxErrors: 20,
+        commandTimeoutMs: 300_000,
+        minDataRate: 500,
+        maxConnectionsPerIp: 50,
       },
-      relay: { trustedNetworks: ["127.0.0.0/8", "::1/128"] },
+      relay: { trustedNetworks: ["127.0.0.0/8", "::1/128"], localDomains: [] },
+      tls: null,
+      auth: null,
       dns: { servers: [], timeoutMs: 5000, tries: 2 },
       delivery: { allowPrivateDestinations: false, defaultTransport: "mx" },
       transports: { mx: defaultTransport("mx", hostname()) },
@@ -255,6 +275,7 @@ describe("builtinConfig", () => {
       bounce: { from: `MAILER-DAEMON@${hostname()}`, delayWarningAfterMs: 4 * 3_600_000 },
       log: { format: "text", file: "-", level: "info" },
       admin: { listen: { host: "127.0.0.1", port: 0 } },
+      policy: defaultPolicy("all", hostname()),
     } satisfies Config);
   });
 

@@ -22,6 +22,7 @@ import {
   transportSchema,
   type UnnamedTransport,
 } from "./schema.ts";
+import { checkInboundFiles } from "./schema-inbound.ts";
 import { unknownName } from "./schema-routing.ts";
 import type { Config, FleetConfig, InstanceRole, ListenerConfig } from "./types.ts";
 
@@ -66,7 +67,10 @@ function issue(check: Sink, path: (string | number)[], input: unknown, expected:
 export function createSingleInstanceSchema(ctx: SchemaContext) {
   return z
     .strictObject({ ...fleetWideShape, ...instanceShape })
-    .superRefine((raw, check) => checkInstanceReferences(raw, raw, [], check))
+    .superRefine((raw, check) => {
+      checkInstanceReferences(raw, raw, [], check);
+      checkInboundFiles(ctx.baseDir, raw, [], check);
+    })
     .transform((raw): FleetConfig => {
       const identity = { name: "main", role: "all" as const, enabled: true, relayTo: null };
       const defaults = { spoolDir: "./var/spool", listen: [parseListen(ROLE_DEFAULT_LISTEN.all)] };
@@ -93,6 +97,7 @@ export function createFleetSchema(ctx: SchemaContext) {
       const relayTargets = resolveRelayTargets(raw.instances, check);
       for (const [name, section] of Object.entries(raw.instances)) {
         checkInstanceReferences(section, raw, ["instances", name], check);
+        checkInboundFiles(ctx.baseDir, section, ["instances", name], check);
         checkRole(name, section, relayTargets.get(name), check);
       }
       checkRelayLoops(raw.instances, relayTargets, check);
@@ -112,7 +117,9 @@ export function createFleetSchema(ctx: SchemaContext) {
         let delivery = section.delivery;
         if (target !== null) {
           const transportName = relayTransportName(target);
-          extra[transportName] = relayTransport(listenOf(target)[0]!);
+          // Plain SMTP on loopback: a listener of the target that does not start with TLS.
+          const plain = listenOf(target).find((l) => l.tls !== "implicit") ?? listenOf(target)[0]!;
+          extra[transportName] = relayTransport(plain);
           delivery = { ...delivery, defaultTransport: transportName };
         }
         const defaults = { spoolDir: `./var/spool/${name}`, listen: listenOf(name) };

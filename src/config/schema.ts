@@ -11,7 +11,14 @@
 import { isAbsolute, resolve } from "node:path";
 
 import { z } from "zod";
-
+import {
+  authSchema,
+  defaultGreetPauseMs,
+  finishInbound,
+  listenItemSchema,
+  tlsSchema,
+} from "./schema-inbound.ts";
+import { finishPolicy, policySchema } from "./schema-policy.ts";
 import {
   checkReferences,
   finishPools,
@@ -75,7 +82,6 @@ const integer = (min: number) =>
 const hostname = () => value(EXPECTED.hostname, (v) => (isHostname(v) ? v : undefined));
 const text = (expected: string) =>
   value(expected, (v) => (typeof v === "string" && v !== "" ? v : undefined));
-const listenAddress = () => value(EXPECTED.listen, (v) => parseHostPort(v, { minPort: 0 }));
 
 function resolvePath(baseDir: string, path: string): string {
   return isAbsolute(path) ? path : resolve(baseDir, path);
@@ -154,10 +160,16 @@ const limitsSchema = z
     max_message_size: size().prefault("25MiB"),
     max_recipients: integer(1).prefault(1000),
     max_line_length: integer(78).prefault(998),
-    max_command_length: integer(512).prefault(2048),
+    max_command_length: integer(512).prefault(998),
     min_free_disk: size().prefault("100MiB"),
     session_timeout: positiveDuration().prefault("5m"),
     max_hops: integer(1).prefault(50),
+    /** Absent: the role's default (defaultGreetPauseMs). */
+    greet_pause: duration().optional(),
+    max_errors: integer(1).prefault(20),
+    command_timeout: positiveDuration().prefault("5m"),
+    min_data_rate: integer(0).prefault(500),
+    max_connections_per_ip: integer(0).prefault(50),
   })
   .transform((l) => ({
     maxMessageSize: l.max_message_size,
@@ -167,13 +179,28 @@ const limitsSchema = z
     minFreeDiskBytes: l.min_free_disk,
     sessionTimeoutMs: l.session_timeout,
     maxHops: l.max_hops,
+    greetPauseMs: l.greet_pause,
+    maxErrors: l.max_errors,
+    commandTimeoutMs: l.command_timeout,
+    minDataRate: l.min_data_rate,
+    maxConnectionsPerIp: l.max_connections_per_ip,
   }));
+
+const LOCAL_DOMAIN_EXPECTED = 'a domain such as bounces.example.com, or ".example.com" for its subdomains';
+function parseLocalDomain(v: unknown): string | undefined {
+  if (typeof v !== "string") return undefined;
+  const domain = v.trim().toLowerCase();
+  return isHostname(domain.startsWith(".") ? domain.slice(1) : domain)
+    ? domain.replace(/\.$/, "")
+    : undefined;
+}
 
 const relaySchema = z
   .strictObject({
     trusted_networks: z.array(value(EXPECTED.cidr, parseCidr)).prefault(["127.0.0.0/8", "::1/128"]),
+    local_domains: z.array(value(LOCAL_DOMAIN_EXPECTED, parseLocalDomain)).prefault([]),
   })
-  .transform((r) => ({ trustedNetworks: r.trusted_networks }));
+  .transform((r) => ({ trustedNetworks: r.trusted_networks, localDomains: r.local_domains }));
 
 const dnsSchema = z
   .strictObject({
@@ -207,7 +234,7 @@ export const instanceShape = {
   /** Optional: a fleet names each instance's spool after it (./var/spool/NAME). */
   spool_dir: text(EXPECTED.path).optional(),
   /** Optional: a fleet's default depends on the role. */
-  listen: z.array(listenAddress()).optional(),
+  listen: z.array(listenItemSchema).optional(),
   limits: limitsSchema.prefault({}),
   relay: relaySchema.prefault({}),
   delivery: deliverySchema.prefault({}),
@@ -221,6 +248,9 @@ export const instanceShape = {
     })
     .prefault({}),
   admin: adminSchema.prefault({}),
+  policy: policySchema.prefault({}),
+  tls: tlsSchema,
+  auth: authSchema,
 };
 
 /** Keys shared by the whole fleet: the host's name, resolvers, addresses, and the one log. */
@@ -306,8 +336,12 @@ export function finishInstance(
     hostname: hostnameValue,
     spoolDir: resolvePath(ctx.baseDir, section.spool_dir ?? defaults.spoolDir),
     listen: section.listen ?? defaults.listen,
-    limits: section.limits,
+    limits: {
+      ...section.limits,
+      greetPauseMs: section.limits.greetPauseMs ?? defaultGreetPauseMs(identity.role),
+    },
     relay: section.relay,
+    ...finishInbound(ctx.baseDir, section),
     dns: wide.dns,
     delivery: section.delivery,
     transports,
@@ -320,6 +354,7 @@ export function finishInstance(
     },
     log: finishLog(ctx, wide),
     admin: { listen: section.admin.listen },
+    policy: finishPolicy(section.policy, identity.role, hostnameValue),
   };
 }
 

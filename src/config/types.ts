@@ -94,9 +94,32 @@ export interface TransportConfig {
   idleTimeoutMs: number;
 }
 
+/**
+ * TLS on a listener: "implicit" = TLS from the first byte (SMTPS, port 465); "starttls" = plain,
+ * offering STARTTLS; "none" = plain without STARTTLS.
+ */
+export type ListenerTls = "implicit" | "starttls" | "none";
+
 export interface ListenerConfig {
   host: string;
   port: number;
+  /** Absent: "starttls" when the instance has `tls`, else "none". */
+  tls?: ListenerTls;
+}
+
+/** Certificate chain and private key (PEM files) for the listener's TLS. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** SMTP AUTH (PLAIN, LOGIN; over TLS only) for submission clients. */
+export interface AuthConfig {
+  /** Logins with scrypt hashes and their allowed senders (`mailfleet user add`). */
+  usersFile: string;
+  /** Failed AUTHs per client IP within failureWindowMs before further tries get 450 4.7.1; 0 = no limit. */
+  maxFailures: number;
+  failureWindowMs: number;
 }
 
 /**
@@ -136,11 +159,31 @@ export interface Config {
     sessionTimeoutMs: number;
     /** More Received headers than this means a mail loop: 554 5.4.0 (Postfix's hopcount_limit). */
     maxHops: number;
+    /** Clients outside trusted networks are greeted after this pause; talking first: 554 5.5.0. */
+    greetPauseMs: number;
+    /** Error replies (4xx/5xx) a session may collect without delivering mail: then 421 4.7.0. */
+    maxErrors: number;
+    /** A command line must arrive complete within this time: then 421 4.4.2. */
+    commandTimeoutMs: number;
+    /** During DATA the client must keep up this many bytes per second (after commandTimeoutMs). */
+    minDataRate: number;
+    /** Simultaneous sessions per client IP outside trusted networks; 0 = no limit. */
+    maxConnectionsPerIp: number;
   };
   relay: {
     /** CIDRs allowed to relay, e.g. "127.0.0.0/8". */
     trustedNetworks: string[];
+    /**
+     * Recipient domains anyone may send to (lower-case; ".example.com" = any subdomain), e.g.
+     * the bounce and feedback-loop domains of an input instance. Trusted networks and
+     * authenticated clients may send anywhere.
+     */
+    localDomains: string[];
   };
+  /** Certificate for STARTTLS and implicit-TLS listeners; null = no TLS offered. */
+  tls: TlsFiles | null;
+  /** SMTP AUTH for submission; null = AUTH not offered. */
+  auth: AuthConfig | null;
   dns: {
     /** Resolver servers; empty = the system's resolvers. */
     servers: HostPort[];
@@ -175,6 +218,59 @@ export interface Config {
   admin: {
     /** Loopback HTTP API used by the CLI (mailq). null disables it. */
     listen: HostPort | null;
+  };
+  /** Inbound policy checks of the listener (src/policy): rate limits, SPF/DKIM/DMARC, rspamd, DNSBL. */
+  policy: PolicyConfig;
+}
+
+/** Limits of one rate-limit dimension (client IP, user, sender domain). 0 = no limit. */
+export interface RateLimitValues {
+  concurrentConnections: number;
+  connectionsPerMinute: number;
+  messagesPerMinute: number;
+  recipientsPerMinute: number;
+}
+
+/** rspamd's actions (snake_case) and what we do for each. */
+export type RspamdAction =
+  | "reject"
+  | "soft_reject"
+  | "rewrite_subject"
+  | "add_header"
+  | "greylist"
+  | "no_action";
+export type SpamVerdictAction = "reject" | "soft_reject" | "add_header" | "accept";
+
+export interface PolicyConfig {
+  rateLimits: {
+    clientIp: RateLimitValues;
+    user: RateLimitValues;
+    senderDomain: RateLimitValues;
+    /** Bound on remembered keys per window kind; the least recently seen are dropped first. */
+    maxKeys: number;
+  };
+  /** SPF, DKIM, DMARC and ARC with mailauth; adds Authentication-Results. */
+  authentication: {
+    enabled: boolean;
+    arc: boolean;
+    /** Refuse (550 5.7.1) mail that fails DMARC of a domain publishing p=reject. */
+    enforceDmarcReject: boolean;
+    /** authserv-id of the Authentication-Results header (the hostname by default). */
+    authservId: string;
+  };
+  /** null = no rspamd check. */
+  rspamd: {
+    url: string;
+    timeoutMs: number;
+    /** rspamd down, timing out or answering garbage: accept (open) or 451 4.7.1 (closed). */
+    fail: "open" | "closed";
+    actions: Record<RspamdAction, SpamVerdictAction>;
+  } | null;
+  dnsbl: {
+    /** DNS blocklist zones, e.g. zen.spamhaus.org; empty = no DNSBL check. */
+    zones: string[];
+    /** Refuse a listed client instead of the greeting, or at each RCPT. */
+    checkAt: "connect" | "rcpt";
   };
 }
 

@@ -30,13 +30,15 @@ export interface SmtpClientError extends Error {
 /**
  * Internals of nodemailer's SMTPConnection we rely on (pinned nodemailer 10): the envelope
  * bookkeeping (to know which recipients were accepted when send() fails after RCPT), the
- * recipient being sent (for per-recipient DSN parameters), the peer's extensions and the socket.
+ * recipient being sent (for per-recipient DSN parameters), the peer's extensions, the command
+ * writer (to add SMTPUTF8 to MAIL when nodemailer would not) and the socket.
  */
 export interface SmtpConnectionInternals {
   _envelope: { accepted: string[]; rejectedErrors: SmtpClientError[] } | false;
   _recipientQueue: string[];
   _supportedExtensions: string[];
   _getDsnRcptToArgs: () => string;
+  _sendCommand: (str: string, logStr?: string) => void;
   _socket: net.Socket | false | null;
   upgrading?: boolean | undefined;
   destroyed: boolean;

@@ -3,9 +3,12 @@
  * their addresses in turn, with the TLS policy's fallbacks) and hands back a SiteSession that
  * pushes messages through it, reusing the connection until it breaks or reaches the transport's
  * per-connection message limit. Every SMTP or network problem comes back as an outcome.
+ * Each message is first fitted to what the peer announced (outbound-message.ts: SMTPUTF8,
+ * 8BITMIME downgrade), once for all the transactions it may take on this connection.
  */
 import type { Logger } from "pino";
 import type { RecipientOutcome, RelayInfo, Reply } from "../message/types.ts";
+import { peerFeatures, prepareOutbound } from "./outbound-message.ts";
 import {
   type ConnectResult,
   type ConnectTarget,
@@ -142,6 +145,13 @@ function createSession(ctx: TransactionContext, maxMessages: number, logger: Log
     async deliver(job: DeliveryJob) {
       if (!isUsable()) return unusableOutcomes(job.recipients, "connection no longer usable");
       sent++;
+      const outbound = await prepareOutbound(job, peerFeatures(ctx.internals._supportedExtensions), ctx.peer);
+      if (outbound.ok && outbound.downgradedParts > 0) {
+        logger.info(
+          { id: job.id, peer: ctx.peer, parts: outbound.downgradedParts },
+          "peer lacks 8BITMIME: 8-bit MIME parts sent as quoted-printable",
+        );
+      }
       const final = new Map<number, RecipientOutcome>();
       let pending = job.recipients;
       for (let round = 0; pending.length > 0 && round < MAX_TRANSACTIONS_PER_MESSAGE; round++) {
@@ -154,7 +164,7 @@ function createSession(ctx: TransactionContext, maxMessages: number, logger: Log
           }
           needsReset = false;
         }
-        const result = await runTransaction(ctx, job, pending);
+        const result = await runTransaction(ctx, job, pending, outbound);
         for (const o of result.outcomes) final.set(o.recipientIndex, o);
         needsReset = result.needsReset;
         if (result.broken) broken = true;

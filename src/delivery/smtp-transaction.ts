@@ -3,6 +3,9 @@
  * nodemailer connection, turned into one outcome per recipient. Knows which replies came at which
  * stage, which recipients were refused with 452 (to be sent again in a new transaction), and
  * whether a dropped connection happened after the whole body went out (maybe duplicated).
+ * What body goes out and with which MAIL parameters (8BITMIME, SMTPUTF8) was decided before,
+ * by outbound-message.ts; the body goes through nodemailer's DataStream, which dot-stuffs it and
+ * turns any bare CR or LF into CRLF, so only CRLF line ends and one final "." reach the wire.
  */
 import { Readable } from "node:stream";
 import type SMTPConnection from "nodemailer/lib/smtp-connection";
@@ -15,6 +18,7 @@ import {
   type SmtpStage,
   withEnhancedCode,
 } from "./classify.ts";
+import { isNonAscii, type OutboundMessage } from "./outbound-message.ts";
 import type { SmtpClientError, SmtpConnectionInternals } from "./smtp-connect.ts";
 import type { DeliveryJob } from "./types.ts";
 
@@ -65,12 +69,28 @@ function rcptDsnArgs(r: JobRecipient): string {
 }
 
 const INVALID_ADDRESS = /[\r\n<>]|^\s*$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the ASCII range on purpose
-const NON_ASCII = /[^\x00-\x7f]/;
 
 interface SendResult {
   err: SmtpClientError | null;
   info: SMTPConnection.SentMessageInfo | null;
+}
+
+/**
+ * Runs `run` with SMTPUTF8 added to the MAIL command. nodemailer adds it by itself only for a
+ * non-ASCII address; UTF-8 header fields (RFC 6532) need it as much.
+ */
+async function withSmtpUtf8<T>(internals: SmtpConnectionInternals, run: () => Promise<T>): Promise<T> {
+  const original = internals._sendCommand;
+  internals._sendCommand = function (this: unknown, str: string, logStr?: string) {
+    const params = str.slice(str.indexOf(">") + 1);
+    const line = /^MAIL FROM:/i.test(str) && !/(^|\s)SMTPUTF8(\s|$)/i.test(params) ? `${str} SMTPUTF8` : str;
+    original.call(this, line, logStr);
+  };
+  try {
+    return await run();
+  } finally {
+    internals._sendCommand = original;
+  }
 }
 
 function send(ctx: TransactionContext, envelope: SMTPConnection.Envelope, message: Readable, rcpts: number) {
@@ -90,11 +110,15 @@ function send(ctx: TransactionContext, envelope: SMTPConnection.Envelope, messag
   });
 }
 
-/** Runs one transaction for the given recipients (a subset of the job's). Never rejects. */
+/**
+ * Runs one transaction for the given recipients (a subset of the job's), sending the body and
+ * parameters `outbound` settled on for this peer. Never rejects.
+ */
 export async function runTransaction(
   ctx: TransactionContext,
   job: DeliveryJob,
   recipients: JobRecipient[],
+  outbound: OutboundMessage,
 ): Promise<TransactionResult> {
   const { relay } = ctx;
   const outcomes: RecipientOutcome[] = [];
@@ -110,15 +134,23 @@ export async function runTransaction(
     for (const r of recipients) bounce(r, reply, "message");
     return { outcomes, tooManyRecipients: [], acceptedCount: 0, broken: false, needsReset: false };
   }
-  // RFC 6531 3.7.5: a non-ASCII address cannot go to a peer without SMTPUTF8.
-  const { internals } = ctx;
-  const utf8Refused = (address: string) =>
-    NON_ASCII.test(address) && !internals._supportedExtensions.includes("SMTPUTF8");
-  const noUtf8 = { code: 553, enhanced: "5.6.7", text: `${ctx.peer} does not support SMTPUTF8` };
-  if (utf8Refused(job.sender)) {
-    for (const r of recipients) bounce(r, noUtf8, "message");
+  if (!outbound.ok) {
+    // Refused before a word was sent (5.6.7, 5.6.3), or our own fault (4.x): the message's.
+    const { reply } = outbound;
+    const kind = reply.code >= 500 ? "bounced" : "deferred";
+    for (const r of recipients)
+      outcomes.push({ kind, recipientIndex: r.index, reply, scope: "message", relay });
     return { outcomes, tooManyRecipients: [], acceptedCount: 0, broken: false, needsReset: false };
   }
+  // RFC 6531 3.2: a non-ASCII address cannot go to a peer without SMTPUTF8 (5.6.7).
+  const { internals } = ctx;
+  const utf8Refused = (address: string) =>
+    isNonAscii(address) && !internals._supportedExtensions.includes("SMTPUTF8");
+  const noUtf8 = (address: string): Reply => ({
+    code: 553,
+    enhanced: "5.6.7",
+    text: `SMTPUTF8 is required for the non-ASCII address ${address}, but ${ctx.peer} does not offer it`,
+  });
   // Group by address: one RCPT per distinct address; every recipient with it shares its fate.
   const byAddress = new Map<string, JobRecipient[]>();
   for (const r of recipients) {
@@ -129,7 +161,7 @@ export async function runTransaction(
       continue;
     }
     if (utf8Refused(address)) {
-      bounce(r, noUtf8, "recipient");
+      bounce(r, noUtf8(address), "recipient");
       continue;
     }
     byAddress.set(address, [...(byAddress.get(address) ?? []), r]);
@@ -146,18 +178,21 @@ export async function runTransaction(
   };
 
   let bodyWritten = false;
-  const message = Readable.from([job.body], { objectMode: false });
+  const { body } = outbound;
+  const message = Readable.from([body], { objectMode: false });
   message.once("end", () => {
     bodyWritten = true;
   });
   const envelope: SMTPConnection.Envelope = {
     from: job.sender,
     to: [...byAddress.keys()],
-    size: job.body.length,
-    use8BitMime: job.bodyType === "8BITMIME",
+    size: body.length,
+    use8BitMime: outbound.eightBitMime,
     ...(job.ret !== null || job.envid !== null ? { dsn: { ret: job.ret, envid: job.envid } } : {}),
   };
-  const { err, info } = await send(ctx, envelope, message, byAddress.size);
+  const forceUtf8 = outbound.smtpUtf8 && internals._supportedExtensions.includes("SMTPUTF8");
+  const transmit = () => send(ctx, envelope, message, byAddress.size);
+  const { err, info } = forceUtf8 ? await withSmtpUtf8(internals, transmit) : await transmit();
 
   const env = internals._envelope;
   const accepted = new Set(env ? env.accepted : (info?.accepted ?? []));
@@ -182,7 +217,7 @@ export async function runTransaction(
           reply: {
             code: 552,
             enhanced: "5.3.4",
-            text: `message size ${job.body.length} exceeds the limit of ${ctx.peer}`,
+            text: `message size ${body.length} exceeds the limit of ${ctx.peer}`,
           },
           stage: "mail",
         };

@@ -13,6 +13,7 @@ import { createDestinationResolver } from "../delivery/mx-resolver.ts";
 import { createSourceSelector } from "../delivery/pool.ts";
 import { createSiteConnector } from "../delivery/smtp-session.ts";
 import type { NewMessage, Reply } from "../message/types.ts";
+import { createInboundPolicy } from "../policy/inbound-policy.ts";
 import { createDeliveryLog } from "../results/delivery-log.ts";
 import { createResultRecorder } from "../results/recorder.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
@@ -38,7 +39,8 @@ export interface RunningInstance {
    * Applies a new config to what can change live: routes, transports (with their limits, retry
    * schedule and lifetime), sources, pools and bounce settings. Queued and deferred mail is
    * re-routed at its next attempt. Returns the changed settings that need a restart (listeners
-   * and their limits, spool, DNS, log, admin API), which keep their running values.
+   * and their limits, spool, DNS, log, admin API, inbound policy), which keep their running
+   * values.
    */
   reload(next: Config): string[];
   stop(): Promise<void>;
@@ -101,7 +103,12 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     minFreeBytes: () => config.limits.minFreeDiskBytes,
     logger,
   });
-  const listener = createListener({ config, receiver, logger });
+  const listener = createListener({
+    config,
+    receiver,
+    logger,
+    policy: createInboundPolicy(config, { logger }),
+  });
   scheduler.start();
   let admin: AdminServer | null = null;
   let listeners: { host: string; port: number }[] = [];
@@ -141,7 +148,12 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
         dns: config.dns,
         log: config.log,
         admin: config.admin,
+        policy: config.policy,
       };
+      // The TLS certificate and the users file are re-read live (same or new paths).
+      listener.reload(next).catch((err: unknown) => {
+        logger.error({ err }, "listener reload failed: keeping the TLS certificate and logins loaded before");
+      });
       logger.info({ source: next.source, needRestart }, "configuration reloaded");
       return needRestart;
     },
@@ -201,10 +213,13 @@ function createReceiver(deps: {
 
 /** Settings a running instance keeps until restart, and which of them the new config changes. */
 function restartOnlySettings(current: Config, next: Config): string[] {
-  const keys = ["listen", "limits", "relay", "spoolDir", "dns", "log", "admin"] as const;
+  const keys = ["listen", "limits", "relay", "spoolDir", "dns", "log", "admin", "policy"] as const;
   const changed: string[] = keys.filter((k) => JSON.stringify(current[k]) !== JSON.stringify(next[k]));
   if (current.delivery.allowPrivateDestinations !== next.delivery.allowPrivateDestinations) {
     changed.push("delivery.allowPrivateDestinations");
   }
+  // Turning TLS or AUTH on or off changes what the listeners offer: a restart.
+  if ((current.tls === null) !== (next.tls === null)) changed.push("tls");
+  if ((current.auth === null) !== (next.auth === null)) changed.push("auth");
   return changed;
 }

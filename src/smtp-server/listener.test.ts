@@ -201,7 +201,7 @@ describe("SMTP listener", () => {
     const running = await withSession(testConfig({ maxLineLength: 100 }), async (client) => {
       await client.hello();
       const long = await transaction(client, `Subject: x\r\n\r\n${"y".repeat(101)}\r\n.\r\n`);
-      assert.equal(long.last, "554 5.6.0 Error: message has lines longer than 100 octets");
+      assert.equal(long.last, "500 5.5.2 Error: line too long: message has lines longer than 100 octets");
       const exact = await transaction(client, `Subject: x\r\n\r\n${"y".repeat(100)}\r\n.\r\n`);
       assert.equal(exact.code, 250);
     });

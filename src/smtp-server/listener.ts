@@ -1,37 +1,37 @@
 /**
  * The inbound SMTP listener: one smtp-server per `listen` address, speaking ESMTP with
- * PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and DSN.
+ * PIPELINING, 8BITMIME, SMTPUTF8, SIZE, ENHANCEDSTATUSCODES and DSN, plus STARTTLS or implicit
+ * TLS and AUTH when configured.
  *
- * It enforces the protocol limits (size, recipients, line length, relay access) and turns a
- * finished DATA into a NewMessage plus a body with CRLF line endings and our Received header.
+ * It enforces the protocol limits (size, recipients, line length, relay access, AUTH senders;
+ * the session-level hardening lives in connection.ts) and turns a finished DATA into a
+ * NewMessage plus a body with CRLF line endings, the policy's headers and our Received header.
  * What happens to the message then is the Receiver's job; we say 250 only after
  * `receiver.accept` has resolved, i.e. after the message is durable.
  *
- * Flow per transaction: MAIL (capacity check) -> RCPT (relay check) -> DATA (normalise,
- * measure, prepend Received) -> receiver.accept -> reply.
+ * Flow per session: connect (policy.onConnect) -> MAIL (capacity, AUTH sender, policy.onMail)
+ * -> RCPT (relay access, policy.onRcpt) -> DATA (normalise, measure, policy.onData, prepend
+ * headers) -> receiver.accept -> reply; policy.onClose when the session ends.
  */
 import type { Logger } from "pino";
-import {
-  SMTPServer,
-  type SMTPServerDataStream,
-  type SMTPServerOptions,
-  type SMTPServerSession,
-} from "smtp-server";
-import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
-import type { Config } from "../config/types.ts";
+import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from "smtp-server";
+import type { Config, ListenerConfig, ListenerTls } from "../config/types.ts";
 import type { Reply } from "../message/types.ts";
-import { toNewMessage } from "./envelope.ts";
-import { countReceivedHeaders } from "./hops.ts";
-import { LineEndingFixer } from "./normalize.ts";
-import { formatReceivedHeader, protocolName } from "./received-header.ts";
-import { createRelayAccess, plainAddress } from "./relay-access.ts";
-import { replyError, replyText, type SmtpConnection, useOwnEnhancedCodes } from "./replies.ts";
-import type { Receiver } from "./types.ts";
+import { ClientCounter, HardenedSmtpServer, rawRecipientPath, type SessionRules } from "./connection.ts";
+import { clientHelo } from "./envelope.ts";
+import { receiveMessage } from "./receive-message.ts";
+import { createRelayAccess, plainAddress, relayRefusal } from "./relay-access.ts";
+import { replyError, replyText } from "./replies.ts";
+import { createSubmissionAuth, type SubmissionAuth, sessionUser } from "./submission-auth.ts";
+import { loadTlsMaterial, type TlsMaterial } from "./tls-material.ts";
+import { type InboundPolicy, NO_POLICY, type Receiver, type SessionFacts } from "./types.ts";
 
 export interface ListenerDeps {
   config: Config;
   receiver: Receiver;
   logger: Logger;
+  /** Inbound checks (rate limits, SPF/DKIM/DMARC, rspamd, DNSBL); none by default. */
+  policy?: InboundPolicy;
   /** How long stop() lets running sessions finish before it says 421 and closes them. */
   closeGraceMs?: number;
 }
@@ -44,6 +44,8 @@ export interface ListeningAddress {
 export interface SmtpListener {
   /** Binds every `config.listen` address; rejects (and unbinds) if any of them fails. */
   start(): Promise<ListeningAddress[]>;
+  /** Re-reads the users file and the TLS certificate (SIGHUP); other settings need a restart. */
+  reload(next: Config): Promise<void>;
   /** Stops accepting, lets sessions finish within the grace period, then closes them. */
   stop(): Promise<void>;
 }
@@ -52,37 +54,37 @@ const DEFAULT_CLOSE_GRACE_MS = 10_000;
 
 const RELAY_DENIED: Reply = { code: 554, enhanced: "5.7.1", text: "Relay access denied" };
 const LOCAL_ERROR: Reply = { code: 451, enhanced: "4.3.0", text: "Error: local error in processing" };
-const WRITE_ERROR: Reply = { code: 451, enhanced: "4.3.0", text: "Error: queue file write error" };
 const SHUTTING_DOWN: Reply = { code: 421, enhanced: "4.3.2", text: "Service shutting down, try again later" };
 
-/**
- * smtp-server with exact enhanced status codes on every connection (see replies.ts), and without
- * its fixed 100 ms early-talker pause before the greeting: on a relay listener for trusted
- * clients that pause is pure latency (it capped a 20-session client at ~180 msgs/s). An
- * anti-spam greet pause belongs to the input role's policy checks, configured per listener.
- */
-class ExactReplySmtpServer extends SMTPServer {
-  override connect(...[socket, socketOptions]: Parameters<SMTPServer["connect"]>): void {
-    const connection = new SMTPConnection(this, socket, socketOptions);
-    this.connections.add(connection);
-    connection.on("error", (err) => this._onError(err));
-    connection.on("connect", (data) => this._onClientConnect(data));
-    useOwnEnhancedCodes(connection);
-    // What connection.init() does, minus the setTimeout(connectionReady, 100).
-    connection._setListeners(() => connection.connectionReady());
-  }
-}
+type Done = (err?: Error | null) => void;
 
 export function createListener(deps: ListenerDeps): SmtpListener {
   const { config, receiver, logger } = deps;
+  const policy = deps.policy ?? NO_POLICY;
   const { limits } = config;
   const relayAccess = createRelayAccess(config.relay.trustedNetworks);
   const closeGraceMs = deps.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
   const sessionLoggers = new WeakMap<SMTPServerSession, Logger>();
-  let servers: SMTPServer[] = [];
+  /** Sessions policy.onConnect was called for: they get policy.onClose. */
+  const policySessions = new WeakSet<SMTPServerSession>();
+  let servers: HardenedSmtpServer[] = [];
+  let auth: SubmissionAuth | null = null;
+  let tls: TlsMaterial | null = null;
   /** Sessions from their DATA command until our reply to it: stop() lets these finish. */
   const busySessions = new Set<SMTPServerSession>();
   let stopping: Promise<void> | null = null;
+
+  const rules: SessionRules = {
+    maxCommandLength: limits.maxCommandLength,
+    maxErrors: limits.maxErrors,
+    commandTimeoutMs: limits.commandTimeoutMs,
+    minDataRate: limits.minDataRate,
+    greetPauseMs: (client) => (relayAccess.isTrusted(client) ? 0 : limits.greetPauseMs),
+    connectionLimit: (client) => (relayAccess.isTrusted(client) ? 0 : limits.maxConnectionsPerIp),
+    clients: new ClientCounter(),
+    authEnabled: config.auth !== null,
+    authGate: (client) => auth?.gate(client) ?? null,
+  };
 
   function log(session: SMTPServerSession): Logger {
     let child = sessionLoggers.get(session);
@@ -93,123 +95,60 @@ export function createListener(deps: ListenerDeps): SmtpListener {
     return child;
   }
 
-  function checkCapacity(session: SMTPServerSession, done: (err?: Error | null) => void): void {
-    receiver.checkCapacity().then(
+  function facts(session: SMTPServerSession): SessionFacts {
+    return {
+      id: session.id,
+      clientAddress: plainAddress(session.remoteAddress),
+      helo: clientHelo(session),
+      tls: session.secure === true,
+      user: sessionUser(session)?.name ?? null,
+      listener: `${session.localAddress}:${session.localPort}`,
+    };
+  }
+
+  /** Runs the checks in order; the first refusal goes to smtp-server, else it goes on. */
+  function decide(
+    session: SMTPServerSession,
+    done: Done,
+    what: string,
+    checks: () => Promise<Reply | null>,
+  ): void {
+    checks().then(
       (reply) => {
         if (reply === null) return done();
-        log(session).info({ reply: replyText(reply) }, "MAIL refused: no capacity");
+        log(session).info({ reply: replyText(reply) }, `${what} refused`);
         done(replyError(reply));
       },
       (error: unknown) => {
-        log(session).error({ err: error }, "capacity check failed");
+        log(session).error({ err: error }, `${what} check failed`);
         done(replyError(LOCAL_ERROR));
       },
     );
   }
 
-  function checkRelay(
-    recipient: string,
-    session: SMTPServerSession,
-    done: (err?: Error | null) => void,
-  ): void {
-    if (relayAccess.isTrusted(session.remoteAddress)) {
-      done();
-      return;
-    }
-    log(session).info({ recipient }, "RCPT refused: relay access denied");
-    done(replyError(RELAY_DENIED));
+  function relayCheck(session: SMTPServerSession, address: string): Reply | null {
+    const why = relayRefusal({
+      trusted: relayAccess.isTrusted(session.remoteAddress),
+      authenticated: sessionUser(session) !== null,
+      address,
+      rawPath: rawRecipientPath(session) ?? `<${address}>`,
+      localDomains: config.relay.localDomains,
+    });
+    if (why === null) return null;
+    log(session).info({ recipient: address, why }, "RCPT refused: relay access denied");
+    return RELAY_DENIED;
   }
 
-  /** Reads the message, checks its limits and hands it to the receiver; returns the reply. */
-  async function receiveMessage(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<Reply> {
-    // Plain 'data'/'end' listeners rather than stream.pipeline: pipeline's per-call
-    // AbortController showed up as ~5% of CPU per message in profiles.
-    const fixer = new LineEndingFixer();
-    const parts: Buffer[] = [];
-    let keeping = true;
-    const keep = (part: Buffer) => {
-      if (!keeping || part.length === 0) return; // over a limit: read to the end, keep nothing
-      const { bytes, longestLine } = fixer.stats;
-      if (bytes > limits.maxMessageSize || longestLine > limits.maxLineLength) keeping = false;
-      else parts.push(part);
-    };
-    await new Promise<void>((resolve, reject) => {
-      stream.on("data", (chunk: Buffer) => keep(fixer.write(chunk)));
-      stream.once("end", () => {
-        keep(fixer.end());
-        resolve();
-      });
-      stream.once("error", reject);
-    });
-    const stats = fixer.stats;
-    if (stream.sizeExceeded || stats.bytes > limits.maxMessageSize) {
-      // With rejectOversized smtp-server sends its own 552 5.3.4 for the raw size; this covers
-      // a message that only went over once bare line endings were widened to CRLF.
-      log(session).info({ bytes: stats.bytes }, "message refused: too big");
-      const text = `Error: message exceeds fixed maximum message size ${limits.maxMessageSize}`;
-      return { code: 552, enhanced: "5.3.4", text };
-    }
-    if (stats.longestLine > limits.maxLineLength) {
-      // RFC 5321 4.5.3.1.6 caps a text line at 1000 octets with CRLF. We cannot relay such a line
-      // unchanged, and rewrapping would break DKIM and MIME, so we refuse the message. 554 is the
-      // "transaction failed" reply RFC 5321 gives for DATA; 5.6.0 (RFC 3463: "other or undefined
-      // media error") says the content, not its size (5.3.4) or storage (552), is the problem.
-      // It is permanent: sending the same message again cannot succeed.
-      log(session).info({ longestLine: stats.longestLine }, "message refused: line too long");
-      const text = `Error: message has lines longer than ${limits.maxLineLength} octets`;
-      return { code: 554, enhanced: "5.6.0", text };
-    }
-    const hops = countReceivedHeaders(Buffer.concat(parts));
-    if (hops >= limits.maxHops) {
-      // Our own Received header would push it past the limit: a mail loop (issue: hop count).
-      log(session).warn({ hops }, "message refused: too many hops (mail loop?)");
-      return { code: 554, enhanced: "5.4.0", text: `Error: too many hops (${hops} Received headers)` };
-    }
-    if (stats.bareLineEndings > 0) {
-      log(session).info({ bareLineEndings: stats.bareLineEndings }, "bare CR/LF in message changed to CRLF");
-    }
-
-    const arrivedAt = Date.now();
-    const message = toNewMessage(session, arrivedAt);
-    const received = formatReceivedHeader({
-      clientHelo: message.clientHelo,
-      clientAddress: message.clientAddress,
-      hostname: config.hostname,
-      protocol: protocolName({
-        ehlo: session.openingCommand === "EHLO",
-        tls: session.secure,
-        authenticated: session.user !== undefined,
-        smtpUtf8: message.smtpUtf8,
-      }),
-      recipients: message.recipients.map((recipient) => recipient.address),
-      date: new Date(arrivedAt),
-    });
-    parts.unshift(Buffer.from(received, "utf8"));
-    const body = Buffer.concat(parts);
-
-    try {
-      const result = await receiver.accept(message, body);
-      if (!result.ok) {
-        log(session).info({ reply: replyText(result.reply) }, "message refused by receiver");
-        return result.reply;
-      }
-      // The delivery log already has a "received" line per message; this is for debugging.
-      log(session).debug(
-        { id: result.id, from: message.sender, recipients: message.recipients.length, size: body.length },
-        "message queued",
-      );
-      return { code: 250, enhanced: "2.0.0", text: `Ok: queued as ${result.id}` };
-    } catch (error) {
-      log(session).error({ err: error }, "receiver failed to store the message");
-      return WRITE_ERROR;
-    }
-  }
-
-  function serverOptions(): SMTPServerOptions {
+  function serverOptions(mode: ListenerTls): SMTPServerOptions {
     // A fresh object per server: smtp-server modifies its options in place.
+    const disabled = [...(mode === "starttls" ? [] : ["STARTTLS"]), ...(config.auth ? [] : ["AUTH"])];
+    const tlsOptions =
+      tls === null || mode === "none" ? {} : { key: tls.key, cert: tls.cert, minVersion: "TLSv1.2" as const };
     return {
       name: config.hostname,
       banner: "mailfleet",
+      secure: mode === "implicit",
+      ...tlsOptions,
       size: limits.maxMessageSize,
       hideSize: false,
       rejectOversized: true,
@@ -218,34 +157,52 @@ export function createListener(deps: ListenerDeps): SmtpListener {
       hidePIPELINING: false,
       hide8BITMIME: false,
       hideSMTPUTF8: false,
-      hideSTARTTLS: true,
-      // hideSTARTTLS alone still lets a client start TLS with smtp-server's built-in test
-      // certificate, whose private key is public. Until TLS is configured, refuse STARTTLS.
-      disabledCommands: ["AUTH", "STARTTLS"],
+      // Without a certificate smtp-server would offer STARTTLS with its built-in test key,
+      // whose private half is public: STARTTLS is only there when `tls` is configured.
+      hideSTARTTLS: mode !== "starttls",
+      disabledCommands: disabled,
+      authMethods: ["PLAIN", "LOGIN"],
       authOptional: true,
       maxAllowedUnauthenticatedCommands: false,
       maxRecipients: limits.maxRecipients,
-      maxCommandLength: limits.maxCommandLength,
       socketTimeout: limits.sessionTimeoutMs,
       closeTimeout: closeGraceMs,
       disableReverseLookup: true,
       logger: false,
       onConnect(session, done) {
         log(session).debug({ local: `${session.localAddress}:${session.localPort}` }, "client connected");
-        done();
+        policySessions.add(session);
+        decide(session, done, "connection", () => policy.onConnect(facts(session)));
       },
       onClose(session) {
         log(session).debug({ transactions: session.transaction - 1 }, "client disconnected");
+        if (policySessions.has(session)) policy.onClose(facts(session));
       },
-      onMailFrom(_address, session, done) {
-        checkCapacity(session, done);
+      onAuth(authData, session, done) {
+        if (auth === null) return done(null, { message: "Authentication not available" });
+        auth.onAuth(authData, session, done);
+      },
+      onMailFrom(address, session, done) {
+        decide(session, done, "MAIL", async () => {
+          return (
+            (await receiver.checkCapacity()) ??
+            auth?.checkSender(session, address.address) ??
+            (await policy.onMail(facts(session), address.address))
+          );
+        });
       },
       onRcptTo(address, session, done) {
-        checkRelay(address.address, session, done);
+        decide(session, done, "RCPT", async () => {
+          const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
+          return (
+            relayCheck(session, address.address) ??
+            (await policy.onRcpt(facts(session), sender, address.address))
+          );
+        });
       },
       onData(stream, session, done) {
         busySessions.add(session);
-        receiveMessage(stream, session)
+        receive(stream, session)
           .then(
             (reply) => (reply.code === 250 ? done(null, replyText(reply)) : done(replyError(reply))),
             (error: unknown) => {
@@ -262,10 +219,30 @@ export function createListener(deps: ListenerDeps): SmtpListener {
     };
   }
 
+  function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<Reply> {
+    return receiveMessage(stream, session, {
+      config,
+      receiver,
+      log: log(session),
+      policy: (message) => {
+        const envelope = {
+          sender: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+          recipients: session.envelope.rcptTo.map((r) => r.address),
+        };
+        return policy.onData(facts(session), envelope, message);
+      },
+      authenticated: sessionUser(session) !== null,
+    });
+  }
+
+  function modeOf(listener: ListenerConfig): ListenerTls {
+    return listener.tls ?? (config.tls === null ? "none" : "starttls");
+  }
+
   async function listenOn(
-    address: ListeningAddress,
-  ): Promise<{ server: SMTPServer; bound: ListeningAddress }> {
-    const server = new ExactReplySmtpServer(serverOptions());
+    address: ListenerConfig,
+  ): Promise<{ server: HardenedSmtpServer; bound: ListeningAddress }> {
+    const server = new HardenedSmtpServer(serverOptions(modeOf(address)), rules);
     server.on("error", (error) => logger.warn({ err: error }, "SMTP listener error"));
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
@@ -283,12 +260,14 @@ export function createListener(deps: ListenerDeps): SmtpListener {
     return { server, bound: { host: address.host, port } };
   }
 
-  function closeServer(server: SMTPServer): Promise<void> {
+  function closeServer(server: HardenedSmtpServer): Promise<void> {
     return new Promise((resolve) => server.close(() => resolve()));
   }
 
+  type Connection = HardenedSmtpServer["connections"] extends Set<infer C> ? C : never;
+
   /** Sends 421 (which also closes the connection) to every connection `which` picks. */
-  function sayGoodbye(which: (connection: SmtpConnection) => boolean): void {
+  function sayGoodbye(which: (connection: Connection) => boolean): void {
     for (const server of servers) {
       for (const connection of server.connections) {
         if (which(connection)) connection.send(SHUTTING_DOWN.code, replyText(SHUTTING_DOWN));
@@ -299,13 +278,15 @@ export function createListener(deps: ListenerDeps): SmtpListener {
   return {
     async start() {
       if (servers.length > 0) throw new Error("SMTP listener already started");
+      tls = config.tls === null ? null : loadTlsMaterial(config.tls);
+      auth = config.auth === null ? null : await createSubmissionAuth(config.auth, logger);
       const addresses: ListeningAddress[] = [];
       try {
         for (const address of config.listen) {
           const { server, bound } = await listenOn(address);
           servers.push(server);
           addresses.push(bound);
-          logger.info(bound, "SMTP listener started");
+          logger.info({ ...bound, tls: modeOf(address) }, "SMTP listener started");
         }
       } catch (error) {
         await Promise.all(servers.map(closeServer));
@@ -313,6 +294,18 @@ export function createListener(deps: ListenerDeps): SmtpListener {
         throw error;
       }
       return addresses;
+    },
+
+    async reload(next) {
+      if (next.auth !== null && auth !== null) await auth.reload(next.auth);
+      if (next.tls !== null && tls !== null) {
+        const fresh = loadTlsMaterial(next.tls);
+        if (fresh.cert !== tls.cert || fresh.key !== tls.key) {
+          tls = fresh;
+          for (const server of servers) server.updateSecureContext({ key: fresh.key, cert: fresh.cert });
+          logger.info({ cert: next.tls.certFile }, "TLS certificate reloaded");
+        }
+      }
     },
 
     stop() {

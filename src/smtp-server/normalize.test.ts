@@ -88,3 +88,20 @@ describe("LineEndingFixer", () => {
     assert.equal(normalizeLineEndings(b("ab\r\nabcdef")).stats.longestLine, 6);
   });
 });
+
+describe("LineEndingFixer.discard", () => {
+  it("keeps exact stats while returning nothing, for any split", () => {
+    const input = b("ab\r\ncd\nef\rgh\r\n\r\nlonger line here\r");
+    for (let cut = 0; cut <= input.length; cut++) {
+      const whole = new LineEndingFixer();
+      whole.write(input);
+      whole.end();
+      const measured = new LineEndingFixer();
+      measured.write(input.subarray(0, cut));
+      measured.discard();
+      assert.equal(measured.write(input.subarray(cut)).length, 0);
+      measured.end();
+      assert.deepEqual(measured.stats, whole.stats, `cut at ${cut}`);
+    }
+  });
+});

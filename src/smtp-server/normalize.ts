@@ -13,6 +13,7 @@
  */
 const CR = 0x0d;
 const LF = 0x0a;
+const EMPTY = Buffer.alloc(0);
 
 export interface ContentStats {
   /** Bytes written out (after normalisation). */
@@ -26,6 +27,8 @@ export interface ContentStats {
 /** The state machine, independent of streams: feed chunks with `write`, then call `end` once. */
 export class LineEndingFixer {
   #pendingCr = false;
+  /** Only measuring: the caller keeps nothing more (the message is over a limit). */
+  #discarding = false;
   #lineLength = 0;
   #stats: ContentStats = { bytes: 0, longestLine: 0, bareLineEndings: 0 };
 
@@ -34,10 +37,22 @@ export class LineEndingFixer {
     return { ...this.#stats, longestLine: Math.max(this.#stats.longestLine, this.#lineLength) };
   }
 
+  /**
+   * From now on `write` only measures and returns nothing: for a message already refused, so a
+   * huge one costs no output buffers (the stats stay exact).
+   */
+  discard(): void {
+    this.#discarding = true;
+  }
+
   /** Returns the normalised bytes that can be emitted now (a trailing CR is held back). */
   write(chunk: Buffer): Buffer {
     const length = chunk.length;
     if (length === 0) return chunk;
+    if (this.#discarding) {
+      this.#measure(chunk);
+      return EMPTY;
+    }
     // Worst case every byte is a bare ending and doubles, plus a held CR from the last chunk.
     const out = Buffer.allocUnsafe(length * 2 + 2);
     let o = 0;
@@ -90,6 +105,43 @@ export class LineEndingFixer {
     this.#endLine();
     this.#stats.bytes += 2;
     return Buffer.from([CR, LF]);
+  }
+
+  /** What `write` does to the stats, without producing output. */
+  #measure(chunk: Buffer): void {
+    let i = 0;
+    let bytes = 0;
+    if (this.#pendingCr) {
+      this.#pendingCr = false;
+      bytes += 2;
+      this.#endLine();
+      if (chunk[0] === LF) i = 1;
+      else this.#stats.bareLineEndings++;
+    }
+    for (;;) {
+      const cr = chunk.indexOf(CR, i);
+      const lf = chunk.indexOf(LF, i);
+      const end = cr < 0 ? lf : lf < 0 ? cr : Math.min(cr, lf);
+      if (end < 0) {
+        this.#lineLength += chunk.length - i;
+        bytes += chunk.length - i;
+        break;
+      }
+      this.#lineLength += end - i;
+      bytes += end - i;
+      if (chunk[end] === CR && end + 1 === chunk.length) {
+        this.#pendingCr = true;
+        break;
+      }
+      bytes += 2;
+      this.#endLine();
+      if (chunk[end] === CR && chunk[end + 1] === LF) i = end + 2;
+      else {
+        this.#stats.bareLineEndings++;
+        i = end + 1;
+      }
+    }
+    this.#stats.bytes += bytes;
   }
 
   #endLine(): void {

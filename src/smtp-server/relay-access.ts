@@ -1,7 +1,15 @@
 /**
- * Who may relay through this listener: clients whose address is inside one of the configured
- * trusted networks (`relay.trusted_networks`). Everyone else is refused at RCPT TO, because
- * mailfleet has no local domains, so an untrusted client has nothing it may send to.
+ * Who may relay through this listener, and to where.
+ *
+ * - Clients inside `relay.trusted_networks` and clients that authenticated (SMTP AUTH) may send
+ *   to any domain: they are our own applications, users and instances.
+ * - Everyone else (the internet, for an input instance) may only send to `relay.local_domains`
+ *   (e.g. the bounce and feedback-loop domains the input instance receives for), and only with a
+ *   plain `local-part@domain`: the old relay tricks that make a lax MTA forward mail to a foreign
+ *   host are refused even when the domain is local (Postfix's allow_untrusted_routing = no):
+ *   the percent hack `u%foreign@local`, bang paths `foreign!u@local`, source routes
+ *   `@a:u@local`, quoted local parts holding `@`, `%` or `!`, `u@d@[ip]`, and address literals
+ *   `u@[ip]`. (smtp-server itself refuses paths with two unquoted `@` as a syntax error.)
  *
  * Addresses arrive from a dual-stack socket as IPv4-mapped IPv6 (`::ffff:127.0.0.1`); we
  * unwrap those so an IPv4 network matches them and logs show the plain IPv4 address.
@@ -45,4 +53,42 @@ export function createRelayAccess(trustedNetworks: readonly string[]): RelayAcce
       return trusted.check(plain, family === 4 ? "ipv4" : "ipv6");
     },
   };
+}
+
+/** What the RCPT check knows about one recipient. */
+export interface RecipientCheck {
+  /** The client is in a trusted network. */
+  trusted: boolean;
+  /** The client authenticated with AUTH. */
+  authenticated: boolean;
+  /** The address smtp-server parsed (source route already stripped). */
+  address: string;
+  /** The path as the client wrote it, e.g. "<@a:u@b>"; the address in <> when unknown. */
+  rawPath: string;
+  /** relay.local_domains: exact lower-case domains, or ".example.com" for subdomains. */
+  localDomains: readonly string[];
+}
+
+/** Why a recipient is refused, or null when it may be accepted. */
+export type RelayRefusal = "not a local domain" | "routing in address" | null;
+
+/** Characters that route mail onward when they appear in a local part (RFC 1123 5.2.16, UUCP). */
+const ROUTING_CHARS = /[%!@:]/;
+
+export function isLocalDomain(domain: string, localDomains: readonly string[]): boolean {
+  const d = domain.toLowerCase().replace(/\.$/, "");
+  return localDomains.some((entry) => (entry.startsWith(".") ? d.endsWith(entry) : d === entry));
+}
+
+export function relayRefusal(check: RecipientCheck): RelayRefusal {
+  if (check.trusted || check.authenticated) return null;
+  const path = check.rawPath.replace(/^<|>$/g, "");
+  if (path.startsWith("@")) return "routing in address"; // a source route @a,@b:u@c
+  const at = check.address.lastIndexOf("@");
+  if (at <= 0) return "not a local domain"; // "postmaster" without a domain
+  const local = check.address.slice(0, at);
+  const domain = check.address.slice(at + 1);
+  if (ROUTING_CHARS.test(local)) return "routing in address";
+  if (domain.startsWith("[")) return "routing in address"; // an address literal names a host
+  return isLocalDomain(domain, check.localDomains) ? null : "not a local domain";
 }

@@ -5,14 +5,11 @@
  * the enhanced code from its own table by the basic code alone (554 -> 5.6.0, 452 -> 4.2.2).
  * That is wrong for most of our replies (554 5.7.1 relay denied, 452 4.3.1 disk low, 452 4.5.3
  * too many recipients), and putting our code in the text would give two codes.
- * So we write our enhanced code at the start of the text, and `useOwnEnhancedCodes` makes a
- * connection send such a text without adding one of its own.
+ * So we write our enhanced code at the start of the text, and the connection (connection.ts)
+ * sends such a text without adding one of its own (`enhancedCodeContext`).
  */
-import type { SMTPServer, SMTPServerError } from "smtp-server";
+import type { SMTPServerError } from "smtp-server";
 import type { Reply } from "../message/types.ts";
-
-/** One client connection of an SMTPServer (the class smtp-server keeps in `server.connections`). */
-export type SmtpConnection = SMTPServer["connections"] extends Set<infer C> ? C : never;
 
 const LEADING_ENHANCED_CODE = /^([245])\.\d{1,3}\.\d{1,3} /;
 
@@ -28,15 +25,15 @@ export function replyError(reply: Reply): SMTPServerError {
   return error;
 }
 
-/** Wraps `connection.send` so a text that starts with a matching enhanced code is sent as is. */
-export function useOwnEnhancedCodes(connection: SmtpConnection): void {
-  const send = connection.send.bind(connection);
-  connection.send = (code, data, context) => {
-    const match = typeof data === "string" ? LEADING_ENHANCED_CODE.exec(data) : null;
-    if (match && match[1] === String(code).charAt(0)) {
-      send(code, data, false);
-      return;
-    }
-    send(code, data, context);
-  };
+/**
+ * The enhanced-code context for smtp-server's `send`: false (add none) when the text already
+ * starts with an enhanced code of the reply's class, otherwise the context as given.
+ */
+export function enhancedCodeContext(
+  code: number,
+  data: string | string[] | null | undefined,
+  context: string | false | undefined,
+): string | false | undefined {
+  const match = typeof data === "string" ? LEADING_ENHANCED_CODE.exec(data) : null;
+  return match && match[1] === String(code).charAt(0) ? false : context;
 }

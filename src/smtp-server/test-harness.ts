@@ -4,7 +4,9 @@
  * A raw socket is used (not a full client library) where tests need exact bytes on the wire.
  */
 import { connect, type Socket } from "node:net";
+import { type TLSSocket, connect as tlsConnect } from "node:tls";
 import pino from "pino";
+import { defaultPolicy } from "../config/schema-policy.ts";
 import type { Config } from "../config/types.ts";
 import type { NewMessage, Reply } from "../message/types.ts";
 import { createListener, type ListenerDeps, type SmtpListener } from "./listener.ts";
@@ -12,9 +14,9 @@ import type { AcceptResult, Receiver } from "./types.ts";
 
 /** A complete Config for listener tests; pass limits to change and/or the trusted networks. */
 export function testConfig(
-  overrides: Partial<Config["limits"]> & { trustedNetworks?: string[] } = {},
+  overrides: Partial<Config["limits"]> & { trustedNetworks?: string[]; localDomains?: string[] } = {},
 ): Config {
-  const { trustedNetworks = ["127.0.0.0/8"], ...limits } = overrides;
+  const { trustedNetworks = ["127.0.0.0/8"], localDomains = [], ...limits } = overrides;
   return {
     source: "<test>",
     instance: { name: "main", role: "all", enabled: true, relayTo: null },
@@ -25,13 +27,20 @@ export function testConfig(
       maxMessageSize: 10_000,
       maxRecipients: 3,
       maxLineLength: 998,
-      maxCommandLength: 2048,
+      maxCommandLength: 998,
       minFreeDiskBytes: 0,
       sessionTimeoutMs: 10_000,
       maxHops: 50,
+      greetPauseMs: 0,
+      maxErrors: 20,
+      commandTimeoutMs: 10_000,
+      minDataRate: 500,
+      maxConnectionsPerIp: 0,
       ...limits,
     },
-    relay: { trustedNetworks },
+    relay: { trustedNetworks, localDomains },
+    tls: null,
+    auth: null,
     dns: { servers: [], timeoutMs: 1000, tries: 1 },
     delivery: { allowPrivateDestinations: true, defaultTransport: "default" },
     transports: {},
@@ -41,6 +50,7 @@ export function testConfig(
     bounce: { from: "MAILER-DAEMON@mx.test.example", delayWarningAfterMs: 0 },
     log: { format: "json", file: "-", level: "error" },
     admin: { listen: null },
+    policy: defaultPolicy("all", "mx.test.example"),
   };
 }
 
@@ -81,7 +91,7 @@ export interface RunningListener {
 export async function startTestListener(
   config: Config,
   receiver = recordingReceiver(),
-  extra: Partial<Pick<ListenerDeps, "closeGraceMs">> = {},
+  extra: Partial<Pick<ListenerDeps, "closeGraceMs" | "policy">> = {},
 ): Promise<RunningListener> {
   const listener = createListener({
     config,
@@ -108,18 +118,23 @@ const REPLY_WAIT_MS = 5000;
 
 /** A raw SMTP client: `send` writes exact bytes, `reply` waits for the next whole reply. */
 export class RawSmtpClient {
-  readonly #socket: Socket;
+  #socket: Socket;
   #buffer = "";
   #replies: SmtpReply[] = [];
   #waiting: (() => void) | null = null;
   #closed = false;
+  readonly #onData = (data: Buffer) => {
+    this.#buffer += data.toString("latin1");
+    this.#parse();
+  };
 
   private constructor(socket: Socket) {
     this.#socket = socket;
-    socket.on("data", (data: Buffer) => {
-      this.#buffer += data.toString("latin1");
-      this.#parse();
-    });
+    this.#listen(socket);
+  }
+
+  #listen(socket: Socket): void {
+    socket.on("data", this.#onData);
     socket.on("close", () => {
       this.#closed = true;
       this.#waiting?.();
@@ -134,6 +149,42 @@ export class RawSmtpClient {
       );
       socket.once("error", reject);
     });
+  }
+
+  /** Connects with TLS from the first byte (an implicit-TLS listener); any certificate is taken. */
+  static connectTls(port: number, localAddress = "127.0.0.1"): Promise<RawSmtpClient> {
+    return new Promise((resolve, reject) => {
+      const plain = connect({ host: "127.0.0.1", port, localAddress });
+      plain.once("error", reject);
+      const socket = tlsConnect({ socket: plain, rejectUnauthorized: false }, () =>
+        resolve(new RawSmtpClient(socket)),
+      );
+      socket.once("error", reject);
+    });
+  }
+
+  /**
+   * Starts TLS on this connection (after the server's 220 to STARTTLS). Throws if any plaintext
+   * reply is still unread: what the server said before the handshake must all be consumed.
+   */
+  async startTls(): Promise<TLSSocket> {
+    if (this.#replies.length > 0 || this.#buffer !== "") {
+      throw new Error(`unread plaintext before TLS: ${JSON.stringify(this.#buffer || this.#replies)}`);
+    }
+    const plain = this.#socket;
+    plain.off("data", this.#onData);
+    const secure = await new Promise<TLSSocket>((resolve, reject) => {
+      const s = tlsConnect({ socket: plain, rejectUnauthorized: false }, () => resolve(s));
+      s.once("error", reject);
+    });
+    this.#socket = secure;
+    this.#listen(secure);
+    return secure;
+  }
+
+  /** True when no reply is waiting to be read. */
+  get idle(): boolean {
+    return this.#replies.length === 0 && this.#buffer === "";
   }
 
   #parse(): void {

@@ -6,6 +6,8 @@ import type { NewMessage, QueueId, Reply } from "../message/types.ts";
 
 /** What policy checks know about an SMTP session. */
 export interface SessionFacts {
+  /** smtp-server's session id: policy checks keep per-session state (rate-limit slots) under it. */
+  id: string;
   /** Client IP as seen on the socket. */
   clientAddress: string;
   /** EHLO/HELO argument ("" before it). */

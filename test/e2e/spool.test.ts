@@ -40,6 +40,8 @@ describe("spool", () => {
     const config = parse(await readFile(w.configPath, "utf8")) as Record<string, unknown>;
     config.listen = [`127.0.0.1:${await freePort()}`];
     config.admin = { listen: `127.0.0.1:${await freePort()}` };
+    // A supervisor of its own (same run_dir would be refused as "already running").
+    config.run_dir = join(w.dir, "run2");
     const secondPath = join(w.dir, "second.yaml");
     await writeFile(secondPath, stringify(config));
 

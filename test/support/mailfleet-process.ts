@@ -1,23 +1,34 @@
 /**
- * Runs a real `mailfleet start` process for e2e tests: writes its config, waits until it
- * listens, collects its delivery log, and can stop it gracefully or kill -9 it.
+ * Runs a real `mailfleet start` (the supervisor and its instance processes) for e2e tests: writes
+ * its config, waits until every instance listens, collects the delivery log, reads the fleet's
+ * status over the control socket, and can stop it gracefully or kill -9 all of it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { FleetStatus } from "../../src/api-types/fleet.ts";
+import { controlCall } from "../../src/supervisor/control-call.ts";
 
 export const repoRoot = resolve(import.meta.dirname, "../..");
 export const cliPath = join(repoRoot, "bin/mailfleet.js");
 
 export interface MailfleetProcess {
+  /** The supervisor process. */
   child: ChildProcess;
+  /** Its control socket (from the "fleet started" line). */
+  socketPath: string;
+  /** GET /v1/status on the control socket. */
+  status(): Promise<FleetStatus>;
   /** Delivery log lines so far (stdout). */
   log: string[];
   stderr(): string;
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves when `count` lines match `pattern`. */
   waitForLogCount(pattern: RegExp, count: number, timeoutMs?: number): Promise<void>;
+  /** SIGTERM to the supervisor (graceful stop of the fleet); resolves with its exit code. */
   stop(): Promise<number | null>;
+  /** SIGKILL to every instance process (they hold the spools), then to the supervisor. */
   kill9(): Promise<void>;
 }
 
@@ -94,9 +105,19 @@ export async function startMailfleet(configPath: string, timeoutMs = 15_000): Pr
       child.on("exit", done);
       done();
     });
-  await until(() => /listening on/.test(stderr), "the listener", timeoutMs);
+  await until(() => /fleet started: /.test(stderr), "every instance to listen", timeoutMs);
+  const socketPath = /fleet started: .*; control socket (\S+)/.exec(stderr)?.[1] ?? "";
+  const status = async (): Promise<FleetStatus> => {
+    const answer = await controlCall(socketPath, "GET", "/v1/status", 10_000);
+    if (answer.kind !== "answer" || answer.status !== 200) {
+      throw new Error(`status from ${socketPath}: ${JSON.stringify(answer)}`);
+    }
+    return answer.body as FleetStatus;
+  };
   return {
     child,
+    socketPath,
+    status,
     log,
     stderr: () => stderr,
     async waitForLog(pattern, ms = 15_000) {
@@ -107,15 +128,47 @@ export async function startMailfleet(configPath: string, timeoutMs = 15_000): Pr
       until(() => log.filter((l) => pattern.test(l)).length >= count, `${count} x log ${pattern}`, ms),
     stop: () =>
       new Promise((resolvePromise) => {
-        if (child.exitCode !== null) return resolvePromise(child.exitCode);
+        if (child.exitCode !== null || child.signalCode !== null) return resolvePromise(child.exitCode);
         child.once("exit", (code) => resolvePromise(code));
         child.kill("SIGTERM");
       }),
-    kill9: () =>
-      new Promise((resolvePromise) => {
+    async kill9() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const pids = (await status().catch(() => null))?.instances.flatMap((i) =>
+        i.pid === null ? [] : [i.pid],
+      );
+      for (const pid of pids ?? []) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      await new Promise<void>((resolvePromise) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolvePromise();
         child.once("exit", () => resolvePromise());
         child.kill("SIGKILL");
-      }),
+      });
+      // The instances are not our children: wait (bounded) until the kernel has taken them down.
+      const deadline = Date.now() + 5000;
+      while ((pids ?? []).some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    },
   };
+}
+
+/** A zombie (dead, not yet reaped by its new parent) counts as dead: it holds no sockets. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
 }
