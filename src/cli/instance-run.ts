@@ -18,7 +18,7 @@ import { createLogger } from "../results/logger.ts";
 import { SpoolError } from "../spool/types.ts";
 import { type FromInstance, isToInstance } from "../supervisor/ipc.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
-import { loadFleet, loadFleetOrExit } from "./load-fleet.ts";
+import { loadFleet, loadFleetOrExit } from "./load-config.ts";
 
 type RunningInstance = Awaited<ReturnType<typeof startInstance>>;
 

@@ -15,7 +15,7 @@ import {
   runInstanceEnable,
 } from "./instance-edit.ts";
 import { INSTANCE_RUN_USAGE, runInstanceRun } from "./instance-run.ts";
-import { loadFleetOrExit } from "./load-fleet.ts";
+import { loadFleetOrExit } from "./load-config.ts";
 
 interface Subcommand {
   usage: string;

@@ -6,6 +6,7 @@
 import { formatConfigError } from "../config/errors.ts";
 import { type LoadResult, loadConfig } from "../config/load.ts";
 import type { Config, FleetConfig } from "../config/types.ts";
+import type { FleetLoadResult } from "../supervisor/fleet.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 
 function loadOrExit(path: string | undefined): Extract<LoadResult, { ok: true }> {
@@ -21,6 +22,13 @@ export function loadConfigOrExit(path: string | undefined): Config {
 
 export function loadFleetOrExit(path: string | undefined): FleetConfig {
   return loadOrExit(path).fleet;
+}
+
+/** The whole fleet, with errors as formatted lines (the supervisor reports them on reload). */
+export function loadFleet(path: string | undefined): FleetLoadResult {
+  const result = loadConfig(path === undefined ? { cwd: process.cwd() } : { path, cwd: process.cwd() });
+  if (result.ok) return { ok: true, fleet: result.fleet };
+  return { ok: false, errors: result.errors.map(formatConfigError) };
 }
 
 /** One instance's config by name, or the primary instance when no name is given. */

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import type { ReloadResult } from "../api-types/fleet.ts";
 import { controlRequest } from "./control-client.ts";
 import { EXIT } from "./exit-codes.ts";
-import { loadFleetOrExit } from "./load-fleet.ts";
+import { loadFleetOrExit } from "./load-config.ts";
 
 export async function runReload(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });

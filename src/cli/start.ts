@@ -14,7 +14,7 @@ import { forkInstance } from "../supervisor/fork-instance.ts";
 import { AlreadyRunningError } from "../supervisor/run-dir.ts";
 import { type RunningSupervisor, StartFailedError, startSupervisor } from "../supervisor/supervisor.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
-import { loadFleet } from "./load-fleet.ts";
+import { loadFleet } from "./load-config.ts";
 
 export async function runStart(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: "string", short: "c" } } });

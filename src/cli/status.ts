@@ -7,7 +7,7 @@ import type { FleetStatus } from "../api-types/fleet.ts";
 import { controlRequest } from "./control-client.ts";
 import { EXIT } from "./exit-codes.ts";
 import { formatFleetTable, formatUptime } from "./fleet-table.ts";
-import { loadFleetOrExit } from "./load-fleet.ts";
+import { loadFleetOrExit } from "./load-config.ts";
 
 export async function runStatus(args: string[]): Promise<number> {
   const { values } = parseArgs({

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { controlRequest, supervisorAnswers } from "./control-client.ts";
 import { EXIT } from "./exit-codes.ts";
-import { loadFleetOrExit } from "./load-fleet.ts";
+import { loadFleetOrExit } from "./load-config.ts";
 
 /** Past the supervisor's own deadline (30 s graceful, then SIGKILL) with room to spare. */
 const WAIT_MS = 90_000;
