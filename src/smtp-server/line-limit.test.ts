@@ -20,7 +20,9 @@ async function parse(limit: number, chunks: (string | Buffer)[]): Promise<string
   };
   for (const chunk of chunks) {
     await new Promise<void>((resolve, reject) =>
-      stream.write(typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk, (err) => (err ? reject(err) : resolve())),
+      stream.write(typeof chunk === "string" ? Buffer.from(chunk, "latin1") : chunk, (err) =>
+        err ? reject(err) : resolve(),
+      ),
     );
   }
   return seen;
@@ -36,7 +38,11 @@ describe("LineLimitStream", () => {
   });
 
   it("counts a line across chunks, also when its CRLF is split", async () => {
-    assert.deepEqual(await parse(4, ["AB", "CD\r", "\nXY", "ZWV", "\r\nOK\r\n"]), ["ABCD", "<too long>", "OK"]);
+    assert.deepEqual(await parse(4, ["AB", "CD\r", "\nXY", "ZWV", "\r\nOK\r\n"]), [
+      "ABCD",
+      "<too long>",
+      "OK",
+    ]);
   });
 
   it("drops a line that never ends and answers once its LF arrives", async () => {
@@ -49,7 +55,10 @@ describe("LineLimitStream", () => {
     const long = "y".repeat(50);
     const seen = await parse(10, [`DATA\r\n${long}\r\n.\r\nNOOP\r\n`]);
     assert.equal(seen[0], "DATA");
-    assert.ok(seen.some((s) => s.startsWith("data:") && s.includes(long)), JSON.stringify(seen));
+    assert.ok(
+      seen.some((s) => s.startsWith("data:") && s.includes(long)),
+      JSON.stringify(seen),
+    );
     assert.ok(!seen.includes("<too long>"));
   });
 });

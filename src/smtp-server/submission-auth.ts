@@ -73,11 +73,8 @@ export async function createSubmissionAuth(config: AuthConfig, logger: Logger): 
         return done(replyError(AUTH_LIMITED));
       }
       // PLAIN may carry an authorization identity; acting as someone else is not supported.
-      const proxied =
-        auth.authzid !== undefined &&
-        auth.authzid !== "" &&
-        auth.authcid !== "" &&
-        auth.authzid !== auth.authcid;
+      const { authzid = "", authcid = "" } = auth;
+      const proxied = authzid !== "" && authcid !== "" && authzid.toLowerCase() !== authcid.toLowerCase();
       store.authenticate(auth.username ?? "", proxied ? "" : (auth.password ?? "")).then(
         (user) => {
           if (user === null || proxied) {

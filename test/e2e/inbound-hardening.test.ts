@@ -4,7 +4,8 @@
  * - SMTP smuggling: `\n.\n`, `\n.\r\n`, `\r.\r`, `\r\n.\n`, `\r\n\x00.\r\n`, each followed by a
  *   second MAIL/RCPT/DATA, never queue a second message;
  * - line length: a command over 998 bytes gets 500 5.5.2 and the session goes on; a content line
- *   over 998 refuses the message with 500 5.5.2; a 10 MB line keeps the process's memory bounded;
+ *   over 998 refuses the message with 500 5.5.2; a 128 MB command line and a 10 MB content line
+ *   keep the process's memory bounded;
  * - too many recipients: 452 4.5.3, the earlier ones kept and delivered;
  * - size: 552 5.3.4 at MAIL SIZE= and after DATA, nothing queued; bad SIZE syntax 501;
  * - NUL and invalid bytes in commands: 501, the session goes on;
@@ -124,7 +125,9 @@ describe("inbound protocol hardening", () => {
     assert.deepEqual(receivedFrom("longline@client.test"), []);
   });
 
-  it("keeps memory bounded for a 128 MB command line and a 10 MB content line", { timeout: 60_000 }, async (t) => {
+  it("keeps memory bounded for a 128 MB command line and a 10 MB content line", {
+    timeout: 60_000,
+  }, async (t) => {
     const socket = connect({ host: "127.0.0.1", port: inbound.port });
     let text = "";
     socket.on("data", (d: Buffer) => {
