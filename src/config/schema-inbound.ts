@@ -14,22 +14,12 @@ import { isAbsolute, resolve } from "node:path";
 import { createSecureContext } from "node:tls";
 
 import { z } from "zod";
+import { value } from "./schema-value.ts";
 
 import type { AuthConfig, InstanceRole, ListenerConfig, ListenerTls, TlsFiles } from "./types.ts";
 import { EXPECTED, parseDuration, parseHostPort } from "./values.ts";
 
 export const LISTENER_TLS_MODES = ["implicit", "starttls", "none"] as const satisfies readonly ListenerTls[];
-
-function value<T>(expected: string, parse: (input: unknown) => T | undefined) {
-  return z.unknown().transform((input, ctx): T => {
-    const out = parse(input);
-    if (out === undefined) {
-      ctx.issues.push({ code: "custom", input, message: `expected ${expected}`, params: { expected } });
-      return z.NEVER;
-    }
-    return out;
-  });
-}
 
 const path = () => value(EXPECTED.path, (v) => (typeof v === "string" && v !== "" ? v : undefined));
 const hostPort = (v: unknown) => parseHostPort(v, { minPort: 0 });

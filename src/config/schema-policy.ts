@@ -9,6 +9,7 @@
  */
 
 import { z } from "zod";
+import { value } from "./schema-value.ts";
 
 import type { InstanceRole, PolicyConfig, RateLimitValues, RspamdAction } from "./types.ts";
 import { EXPECTED, isHostname, parseDuration } from "./values.ts";
@@ -24,18 +25,6 @@ export const RSPAMD_ACTIONS = [
 export const SPAM_VERDICTS = ["reject", "soft_reject", "add_header", "accept"] as const;
 export const DNSBL_CHECK_POINTS = ["connect", "rcpt"] as const;
 export const RSPAMD_URL_EXPECTED = "an http:// URL such as http://127.0.0.1:11333";
-
-/** A value checked by a plain parser: undefined from `parse` becomes one issue quoting `expected`. */
-function value<T>(expected: string, parse: (input: unknown) => T | undefined) {
-  return z.unknown().transform((input, ctx): T => {
-    const out = parse(input);
-    if (out === undefined) {
-      ctx.issues.push({ code: "custom", input, message: `expected ${expected}`, params: { expected } });
-      return z.NEVER;
-    }
-    return out;
-  });
-}
 
 const limit = () =>
   value("an integer >= 0 (0 = no limit)", (v) =>

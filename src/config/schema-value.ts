@@ -1,0 +1,17 @@
+/**
+ * The one building block every config schema file uses: a value checked by a plain parser, whose
+ * failure becomes one zod issue quoting what was expected (the phrase file:line:col errors show).
+ */
+import { z } from "zod";
+
+/** undefined from `parse` becomes one issue "expected <expected>", with params.expected set. */
+export function value<T>(expected: string, parse: (input: unknown) => T | undefined) {
+  return z.unknown().transform((input, ctx): T => {
+    const out = parse(input);
+    if (out === undefined) {
+      ctx.issues.push({ code: "custom", input, message: `expected ${expected}`, params: { expected } });
+      return z.NEVER;
+    }
+    return out;
+  });
+}
