@@ -67,6 +67,7 @@ async function fillSpool(spoolDir: string, count: number, timeoutMs: number, log
         clientHelo: "client.example",
         arrivedAt: Date.now(),
         isBounce: false,
+        tenant: null,
       };
       const queued = await spool.store(message, BODY);
       spool.recordDeferral(queued.id, {

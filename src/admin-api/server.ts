@@ -8,6 +8,11 @@
  *   POST /v1/queue/ACTION          queue-action-endpoint.ts   QueueSelection -> QueueActionResult
  *        (ACTION: hold, release, delete, requeue, flush)
  *   GET  /v1/sources               sources-endpoint.ts        SourcesListing
+ *   GET  /v1/reputation            reputation-endpoint.ts     ReputationReport
+ *   POST /v1/feedback/import       reputation-import-endpoint.ts  FeedbackImportRequest -> IngestSummary
+ *   GET  /v1/suppression           suppression-endpoint.ts    SuppressionListing
+ *   POST /v1/suppression/ACTION    suppression-endpoint.ts    SuppressionChange -> SuppressionChangeResult
+ *        (ACTION: add, remove)
  *
  * Errors are JSON `{ error }` with a 4xx/5xx status.
  */
@@ -17,6 +22,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import type { IngestSummary, ReputationReport } from "../api-types/feedback.ts";
 import {
   type AdminEndpoint,
   QUEUE_ACTIONS,
@@ -28,11 +34,15 @@ import {
 } from "../api-types/queue.ts";
 import type { SourcesListing } from "../api-types/sources.ts";
 import type { HostPort } from "../config/types.ts";
+import type { SuppressionList } from "../feedback/types.ts";
 import { type Endpoint, HttpError, sendJson } from "./http.ts";
 import { queueActionEndpoint } from "./queue-action-endpoint.ts";
 import { queueEndpoint } from "./queue-endpoint.ts";
 import { queueSummaryEndpoint } from "./queue-summary-endpoint.ts";
+import { type ReputationFilter, reputationEndpoint } from "./reputation-endpoint.ts";
+import { reputationImportEndpoint } from "./reputation-import-endpoint.ts";
 import { sourcesEndpoint } from "./sources-endpoint.ts";
+import { suppressionChangeEndpoint, suppressionListEndpoint } from "./suppression-endpoint.ts";
 
 export interface AdminHandlers {
   queue(): QueueListing;
@@ -42,6 +52,12 @@ export interface AdminHandlers {
   queueAction(action: QueueAction, selection: QueueSelection): Promise<QueueActionResult>;
   /** Source IPs and their health (GET /v1/sources). */
   sources(): SourcesListing;
+  /** Reputation counters (GET /v1/reputation). */
+  reputation?(filter: ReputationFilter): ReputationReport;
+  /** Ingests one DSN or ARF report (POST /v1/feedback/import). */
+  feedbackImport?(raw: Buffer): Promise<IngestSummary>;
+  /** The instance's suppression list (GET /v1/suppression, POST /v1/suppression/add|remove). */
+  suppression?: { instance: string; list: SuppressionList };
 }
 
 export interface AdminServer {
@@ -55,6 +71,16 @@ export function adminRoutes(handlers: AdminHandlers): Record<string, Endpoint> {
     "GET /v1/queue/summary": queueSummaryEndpoint(() => handlers.queueSummary()),
     "GET /v1/sources": sourcesEndpoint(() => handlers.sources()),
   };
+  const { reputation, feedbackImport } = handlers;
+  if (reputation) routes["GET /v1/reputation"] = reputationEndpoint((f) => reputation(f));
+  if (feedbackImport)
+    routes["POST /v1/feedback/import"] = reputationImportEndpoint((raw) => feedbackImport(raw));
+  if (handlers.suppression) {
+    const { instance, list } = handlers.suppression;
+    routes["GET /v1/suppression"] = suppressionListEndpoint(instance, list);
+    routes["POST /v1/suppression/add"] = suppressionChangeEndpoint(instance, list, "add");
+    routes["POST /v1/suppression/remove"] = suppressionChangeEndpoint(instance, list, "remove");
+  }
   for (const action of QUEUE_ACTIONS) {
     routes[`POST /v1/queue/${action}`] = queueActionEndpoint(action, (a, s) => handlers.queueAction(a, s));
   }

@@ -2,18 +2,22 @@
  * `mailfleet` command line: dispatches to one module per command through a fixed table.
  */
 import { runCheck } from "./check.ts";
+import { DKIM_USAGE, runDkim } from "./dkim.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { FEEDBACK_USAGE, runFeedback } from "./feedback.ts";
 import { runImport } from "./import.ts";
 import { INSTANCE_USAGE, runInstance } from "./instance.ts";
 import { runLog } from "./log.ts";
 import { runMailq } from "./mailq.ts";
 import { QUEUE_USAGE, runQueue } from "./queue.ts";
 import { runReload } from "./reload.ts";
+import { REPUTATION_USAGE, runReputation } from "./reputation.ts";
 import { ROUTE_USAGE, runRoute } from "./route.ts";
 import { runSend } from "./send.ts";
 import { runStart } from "./start.ts";
 import { runStatus } from "./status.ts";
 import { runStop } from "./stop.ts";
+import { runSuppression, SUPPRESSION_USAGE } from "./suppression.ts";
 import { runTls, TLS_USAGE } from "./tls.ts";
 import { runUser, USER_USAGE } from "./user.ts";
 
@@ -89,10 +93,30 @@ const commands: Record<string, Command> = {
     usage: USER_USAGE,
     run: runUser,
   },
+  suppression: {
+    summary: "add, remove or list suppressed recipient addresses, per tenant",
+    usage: SUPPRESSION_USAGE,
+    run: runSuppression,
+  },
+  reputation: {
+    summary: "delivered, deferred, bounced and complaints per source IP, tenant and provider (1h/24h/7d)",
+    usage: REPUTATION_USAGE,
+    run: runReputation,
+  },
+  feedback: {
+    summary: "import DSN and ARF (feedback-loop) report files into a running instance",
+    usage: FEEDBACK_USAGE,
+    run: runFeedback,
+  },
   tls: {
     summary: "write a self-signed development certificate and key for the listeners",
     usage: TLS_USAGE,
     run: runTls,
+  },
+  dkim: {
+    summary: "write a DKIM signing key and print its DNS TXT record and config lines",
+    usage: DKIM_USAGE,
+    run: runDkim,
   },
 };
 

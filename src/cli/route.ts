@@ -17,7 +17,7 @@ import { CliError, EXIT } from "./exit-codes.ts";
 import { loadInstanceOrExit } from "./load-config.ts";
 
 export const ROUTE_USAGE =
-  "mailfleet route explain --from ADDR --to ADDR [--instance NAME] [-c FILE] [--json]";
+  "mailfleet route explain --from ADDR --to ADDR [--tenant T] [--instance NAME] [-c FILE] [--json]";
 
 export async function runRoute(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -27,6 +27,7 @@ export async function runRoute(args: string[]): Promise<number> {
       config: { type: "string", short: "c" },
       from: { type: "string" },
       to: { type: "string" },
+      tenant: { type: "string" },
       json: { type: "boolean", default: false },
       instance: { type: "string" },
     },
@@ -42,14 +43,19 @@ export async function runRoute(args: string[]): Promise<number> {
   }
   // The delivering instance by default: it is the one whose routes decide.
   const config = loadInstanceOrExit(values.config, values.instance);
-  const facts = await gatherFacts(config, values.from, values.to);
+  const facts = await gatherFacts(config, values.from, values.to, values.tenant ?? null);
   const explanation = explainRoute(config, facts);
   console.log(values.json ? JSON.stringify(explanation, null, 2) : formatExplanation(explanation));
   return explanation.error === null ? EXIT.ok : EXIT.dataError;
 }
 
 /** DNS and health, the way the instance itself would see them. Failures become facts. */
-export async function gatherFacts(config: Config, sender: string, recipient: string): Promise<ExplainFacts> {
+export async function gatherFacts(
+  config: Config,
+  sender: string,
+  recipient: string,
+  tenant: string | null = null,
+): Promise<ExplainFacts> {
   const resolver = createDestinationResolver({
     dns: createDnsResolver(config.dns),
     allowPrivateDestinations: config.delivery.allowPrivateDestinations,
@@ -66,10 +72,10 @@ export async function gatherFacts(config: Config, sender: string, recipient: str
       names === null
         ? { ok: false, reason: `DNS lookup of ${domain} MX failed` }
         : { ok: true, hosts: names };
-    const routed = routeRecipient(config, { sender, recipient, mxHosts: mx.ok ? mx.hosts : null });
+    const routed = routeRecipient(config, { sender, recipient, mxHosts: mx.ok ? mx.hosts : null, tenant });
     if (routed.ok) site = await resolver.resolve(domain, routed.route.transport);
   }
-  return { sender, recipient, mx, site, health: await healthPromise };
+  return { sender, recipient, tenant, mx, site, health: await healthPromise };
 }
 
 async function sourceHealth(config: Config): Promise<ExplainFacts["health"]> {

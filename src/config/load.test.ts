@@ -157,6 +157,7 @@ describe("loadConfig", () => {
             mx: ["*.google.com"],
             sender: null,
             senderDomain: ["news.example.com", ".lists.example.com"],
+            tenant: null,
           },
           transport: "gmail",
         },
@@ -168,6 +169,7 @@ describe("loadConfig", () => {
             mx: null,
             sender: ["noreply@app.example", ""],
             senderDomain: null,
+            tenant: null,
           },
           transport: "bulk",
         },
@@ -176,6 +178,9 @@ describe("loadConfig", () => {
       log: { format: "json", file: join(FIXTURES, "logs/mailfleet.log"), level: "debug" },
       admin: { listen: null },
       policy: defaultPolicy("all", "mx1.example.com"),
+      dkim: { signers: [] },
+      tenants: { from: ["auth_user", "header"], header: "X-Mailfleet-Tenant" },
+      feedback: { verp: null, addresses: [], bounceDomains: [], bounceRules: null },
     };
     assert.deepEqual(result.config, expected);
   });
@@ -276,6 +281,9 @@ describe("builtinConfig", () => {
       log: { format: "text", file: "-", level: "info" },
       admin: { listen: { host: "127.0.0.1", port: 0 } },
       policy: defaultPolicy("all", hostname()),
+      dkim: { signers: [] },
+      tenants: { from: ["auth_user", "header"], header: "X-Mailfleet-Tenant" },
+      feedback: { verp: null, addresses: [], bounceDomains: [], bounceRules: null },
     } satisfies Config);
   });
 

@@ -22,6 +22,7 @@ import {
   transportSchema,
   type UnnamedTransport,
 } from "./schema.ts";
+import { checkDkim } from "./schema-dkim.ts";
 import { checkInboundFiles } from "./schema-inbound.ts";
 import { unknownName } from "./schema-routing.ts";
 import type { Config, FleetConfig, InstanceRole, ListenerConfig } from "./types.ts";
@@ -70,6 +71,7 @@ export function createSingleInstanceSchema(ctx: SchemaContext) {
     .superRefine((raw, check) => {
       checkInstanceReferences(raw, raw, [], check);
       checkInboundFiles(ctx.baseDir, raw, [], check);
+      checkDkim(ctx.baseDir, raw, "all", [], check);
     })
     .transform((raw): FleetConfig => {
       const identity = { name: "main", role: "all" as const, enabled: true, relayTo: null };
@@ -98,6 +100,7 @@ export function createFleetSchema(ctx: SchemaContext) {
       for (const [name, section] of Object.entries(raw.instances)) {
         checkInstanceReferences(section, raw, ["instances", name], check);
         checkInboundFiles(ctx.baseDir, section, ["instances", name], check);
+        checkDkim(ctx.baseDir, section, section.role, ["instances", name], check);
         checkRole(name, section, relayTargets.get(name), check);
       }
       checkRelayLoops(raw.instances, relayTargets, check);
@@ -187,6 +190,15 @@ function checkRole(name: string, section: Section, target: string | undefined, c
     issue(check, [...at, "transports"], section.transports, why.replace("$KEY", "transports"));
   if (section.routes !== undefined)
     issue(check, [...at, "routes"], section.routes, why.replace("$KEY", "routes"));
+  // Reports are ingested where the attribution, counters and suppression list live: the
+  // delivering instance. A relaying instance passes report mail on to it like any mail.
+  const fb = section.feedback;
+  for (const key of ["verp", "addresses", "bounce_domains"] as const) {
+    const value = fb?.[key];
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    const expected = `no feedback.${key} in a relaying instance (${section.role}): set it on ${target ?? "the delivering instance"}, which ingests the reports this one relays to it`;
+    issue(check, [...at, "feedback", key], value, expected);
+  }
 }
 
 /** A relay_to chain must end at a delivering instance. */

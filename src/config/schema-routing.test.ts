@@ -77,7 +77,7 @@ describe("sources, pools and routes in the schema", () => {
       {
         index: 1,
         name: null,
-        match: { recipientDomain: ["example.com"], mx: null, sender: null, senderDomain: null },
+        match: { recipientDomain: ["example.com"], mx: null, sender: null, senderDomain: null, tenant: null },
         transport: "mx",
       },
       {
@@ -88,6 +88,7 @@ describe("sources, pools and routes in the schema", () => {
           mx: ["*.google.com"],
           sender: ["a@b.example", ""],
           senderDomain: [".news.example"],
+          tenant: null,
         },
         transport: "mx",
       },
@@ -145,7 +146,10 @@ describe("sources, pools and routes in the schema", () => {
       ),
     );
     assert.deepEqual(where(errors), ["2:12 routes.0.match", "4:18 routes.1.match.mx"]);
-    assert.match(errors[0]?.message ?? "", /at least one of recipient_domain, mx, sender, sender_domain/);
+    assert.match(
+      errors[0]?.message ?? "",
+      /at least one of recipient_domain, mx, sender, sender_domain, tenant/,
+    );
   });
 
   test("bad patterns point at the entry; unknown keys in a pool member suggest the right one", () => {

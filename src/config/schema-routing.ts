@@ -9,6 +9,7 @@
 
 import { z } from "zod";
 
+import { tenantName } from "../feedback/tenant.ts";
 import { didYouMean } from "./errors.ts";
 import type { PoolConfig, RouteRule, SourceConfig } from "./types.ts";
 import { EXPECTED, isEmailAddress, isHostname, isIpLiteral } from "./values.ts";
@@ -21,7 +22,8 @@ export const ROUTE_EXPECTED = {
   domain: 'a domain such as example.com, or ".example.com" for its subdomains',
   mx: 'an MX host name such as mx.example.com, or a pattern such as "*.google.com"',
   sender: 'a sender address such as news@example.com, or "<>" for the null sender',
-  match: "at least one of recipient_domain, mx, sender, sender_domain",
+  tenant: "a tenant name (letters, digits, '.', '_', '@', '+' and '-')",
+  match: "at least one of recipient_domain, mx, sender, sender_domain, tenant",
 } as const;
 
 type Path = (string | number)[];
@@ -162,6 +164,7 @@ const matchSchema = z
     mx: oneOrMany(ROUTE_EXPECTED.mx, parseMxPattern).optional(),
     sender: oneOrMany(ROUTE_EXPECTED.sender, parseSenderPattern).optional(),
     sender_domain: oneOrMany(ROUTE_EXPECTED.domain, parseDomainPattern).optional(),
+    tenant: oneOrMany(ROUTE_EXPECTED.tenant, (v) => tenantName(v) ?? undefined).optional(),
   })
   .superRefine((m, check) => {
     if (Object.values(m).some((v) => v !== undefined)) return;
@@ -177,6 +180,7 @@ const matchSchema = z
     mx: m.mx ?? null,
     sender: m.sender ?? null,
     senderDomain: m.sender_domain ?? null,
+    tenant: m.tenant ?? null,
   }));
 
 export const routesSchema = z

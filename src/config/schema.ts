@@ -11,6 +11,8 @@
 import { isAbsolute, resolve } from "node:path";
 
 import { z } from "zod";
+import { dkimSchema, finishDkim } from "./schema-dkim.ts";
+import { feedbackSchema, finishFeedback } from "./schema-feedback.ts";
 import {
   authSchema,
   defaultGreetPauseMs,
@@ -28,6 +30,8 @@ import {
   sourcesSchema,
   unknownName,
 } from "./schema-routing.ts";
+import { finishTenants, tenantsSchema } from "./schema-tenants.ts";
+import { value } from "./schema-value.ts";
 import type { Config, HostPort, TransportConfig } from "./types.ts";
 import {
   EXPECTED,
@@ -55,18 +59,6 @@ export const LOG_FORMATS = ["text", "json"] as const;
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export const TRANSPORT_NAME_EXPECTED = "a transport name of letters, digits, '.', '_' and '-'";
 const TRANSPORT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
-/** A value checked by a plain parser: undefined from `parse` becomes one issue quoting `expected`. */
-function value<T>(expected: string, parse: (input: unknown) => T | undefined) {
-  return z.unknown().transform((input, ctx): T => {
-    const out = parse(input);
-    if (out === undefined) {
-      ctx.issues.push({ code: "custom", input, message: `expected ${expected}`, params: { expected } });
-      return z.NEVER;
-    }
-    return out;
-  });
-}
 
 const duration = () => value(EXPECTED.duration, parseDuration);
 const positiveDuration = () =>
@@ -251,6 +243,9 @@ export const instanceShape = {
   policy: policySchema.prefault({}),
   tls: tlsSchema,
   auth: authSchema,
+  dkim: dkimSchema,
+  feedback: feedbackSchema.optional(),
+  tenants: tenantsSchema,
 };
 
 /** Keys shared by the whole fleet: the host's name, resolvers, addresses, and the one log. */
@@ -355,6 +350,9 @@ export function finishInstance(
     log: finishLog(ctx, wide),
     admin: { listen: section.admin.listen },
     policy: finishPolicy(section.policy, identity.role, hostnameValue),
+    dkim: finishDkim(ctx.baseDir, section.dkim),
+    feedback: finishFeedback(ctx.baseDir, section.feedback),
+    tenants: finishTenants(section.tenants),
   };
 }
 

@@ -3,6 +3,8 @@
  * (schema.ts) turns the operator's file into exactly this shape: durations in milliseconds,
  * sizes in bytes, addresses split into host and port. Nothing downstream parses strings.
  */
+import type { TenantsConfig } from "../feedback/tenant.ts";
+import type { FeedbackConfig } from "./schema-feedback.ts";
 
 export interface HostPort {
   host: string;
@@ -64,6 +66,8 @@ export interface RouteRule {
     sender: string[] | null;
     /** Sender domains, exact or ".example.com". */
     senderDomain: string[] | null;
+    /** Tenant names (lower-case); never matches mail without a tenant. */
+    tenant: string[] | null;
   };
   transport: string;
 }
@@ -221,6 +225,35 @@ export interface Config {
   };
   /** Inbound policy checks of the listener (src/policy): rate limits, SPF/DKIM/DMARC, rspamd, DNSBL. */
   policy: PolicyConfig;
+  /** DKIM signing of outgoing mail (delivering roles only; src/dkim). */
+  dkim: DkimConfig;
+  /** VERP return paths and report ingestion (src/feedback); absent = none. */
+  feedback?: FeedbackConfig;
+  /** Where a message's tenant comes from (src/feedback/tenant.ts). */
+  tenants: TenantsConfig;
+}
+
+export type DkimAlgorithm = "rsa-sha256" | "ed25519-sha256";
+
+/** One DKIM key: which mail it signs (by author domain) and how. */
+export interface DkimSignerConfig {
+  /** d= (lower-case). */
+  domain: string;
+  /** s=; the key is published at SELECTOR._domainkey.DOMAIN. */
+  selector: string;
+  /** PEM private key (RSA >= 1024 bits, or Ed25519), path resolved against the config file. */
+  keyFile: string;
+  /** null: from the key's type. */
+  algorithm: DkimAlgorithm | null;
+  /** Header fields to sign (h=); null: mailauth's default list. */
+  headers: string[] | null;
+  /** "all", or author domains: exact, or ".example.com" for its subdomains (lower-case). */
+  match: "all" | string[];
+}
+
+export interface DkimConfig {
+  /** Every signer that matches a message adds its own DKIM-Signature, in this order. */
+  signers: DkimSignerConfig[];
 }
 
 /** Limits of one rate-limit dimension (client IP, user, sender domain). 0 = no limit. */

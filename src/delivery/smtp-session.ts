@@ -4,9 +4,12 @@
  * pushes messages through it, reusing the connection until it breaks or reaches the transport's
  * per-connection message limit. Every SMTP or network problem comes back as an outcome.
  * Each message is first fitted to what the peer announced (outbound-message.ts: SMTPUTF8,
- * 8BITMIME downgrade), once for all the transactions it may take on this connection.
+ * 8BITMIME downgrade), once for all the transactions it may take on this connection, and then
+ * DKIM-signed as those exact bytes (src/dkim) when the instance has signers.
  */
 import type { Logger } from "pino";
+import { signOutbound } from "../dkim/sign-outbound.ts";
+import type { DkimSigner } from "../dkim/signer.ts";
 import type { RecipientOutcome, RelayInfo, Reply } from "../message/types.ts";
 import { peerFeatures, prepareOutbound } from "./outbound-message.ts";
 import {
@@ -21,7 +24,11 @@ import type { DeliveryJob, OpenResult, Site, SiteConnector, SiteSession } from "
 
 export interface SiteConnectorDeps {
   logger: Logger;
+  /** VERP: the envelope sender of a transaction (null = the message's own). */
+  returnPath?: (site: Site, relay: RelayInfo, job: DeliveryJob, recipients: JobRecipient[]) => string | null;
   now?: () => number;
+  /** The instance's current DKIM signer (it changes on reload); absent or null: no signing. */
+  dkim?: () => DkimSigner | null;
 }
 
 const TLS_MODE: Record<Site["transport"]["tls"], TlsMode> = {
@@ -71,8 +78,14 @@ export function createSiteConnector(deps: SiteConnectorDeps): SiteConnector {
               relay,
               timeouts: transport.timeouts,
               peer: peerName(target),
+              ...(deps.returnPath
+                ? { returnPath: (job, rcpts) => deps.returnPath!(site, relay, job, rcpts) }
+                : {}),
             };
-            return { ok: true, session: createSession(ctx, transport.maxMessagesPerConnection, logger) };
+            return {
+              ok: true,
+              session: createSession(ctx, transport.maxMessagesPerConnection, logger, deps.dkim),
+            };
           }
           if (result.bindFailed) {
             // Every other host would fail the same way: report the source, not the site.
@@ -102,7 +115,12 @@ export function createSiteConnector(deps: SiteConnectorDeps): SiteConnector {
 /** Upper bound on extra transactions for 452-refused recipients of one message. */
 const MAX_TRANSACTIONS_PER_MESSAGE = 20;
 
-function createSession(ctx: TransactionContext, maxMessages: number, logger: Logger): SiteSession {
+function createSession(
+  ctx: TransactionContext,
+  maxMessages: number,
+  logger: Logger,
+  dkim: SiteConnectorDeps["dkim"],
+): SiteSession {
   let broken = false;
   let sent = 0;
   let needsReset = false;
@@ -145,13 +163,16 @@ function createSession(ctx: TransactionContext, maxMessages: number, logger: Log
     async deliver(job: DeliveryJob) {
       if (!isUsable()) return unusableOutcomes(job.recipients, "connection no longer usable");
       sent++;
-      const outbound = await prepareOutbound(job, peerFeatures(ctx.internals._supportedExtensions), ctx.peer);
+      let outbound = await prepareOutbound(job, peerFeatures(ctx.internals._supportedExtensions), ctx.peer);
       if (outbound.ok && outbound.downgradedParts > 0) {
         logger.info(
           { id: job.id, peer: ctx.peer, parts: outbound.downgradedParts },
           "peer lacks 8BITMIME: 8-bit MIME parts sent as quoted-printable",
         );
       }
+      // Signed last, so the signature covers exactly the bytes that go out.
+      const signer = dkim?.() ?? null;
+      if (signer) outbound = await signOutbound(signer, job, outbound, logger);
       const final = new Map<number, RecipientOutcome>();
       let pending = job.recipients;
       for (let round = 0; pending.length > 0 && round < MAX_TRANSACTIONS_PER_MESSAGE; round++) {

@@ -31,6 +31,8 @@ export interface TransactionContext {
   timeouts: TransportTimeouts;
   /** "host[ip]:port", for reply texts. */
   peer: string;
+  /** VERP (src/feedback/verp.ts): the envelope sender to use instead of the job's, or null. */
+  returnPath?: (job: DeliveryJob, recipients: JobRecipient[]) => string | null;
 }
 
 export interface TransactionResult {
@@ -184,7 +186,7 @@ export async function runTransaction(
     bodyWritten = true;
   });
   const envelope: SMTPConnection.Envelope = {
-    from: job.sender,
+    from: (job.sender !== "" && ctx.returnPath?.(job, [...byAddress.values()].flat())) || job.sender,
     to: [...byAddress.keys()],
     size: body.length,
     use8BitMime: outbound.eightBitMime,

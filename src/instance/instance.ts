@@ -3,6 +3,8 @@
  * and admin API from a config, wires them along the one-way data path, and owns start/stop.
  * Nothing here is global, so several instances (or tests) can live in one process.
  */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { type AdminServer, startAdminServer } from "../admin-api/server.ts";
 import { sourcesListing } from "../admin-api/sources-view.ts";
@@ -12,13 +14,20 @@ import { createDnsResolver } from "../delivery/dns-resolver.ts";
 import { createDestinationResolver } from "../delivery/mx-resolver.ts";
 import { createSourceSelector } from "../delivery/pool.ts";
 import { createSiteConnector } from "../delivery/smtp-session.ts";
+import { createDkimSigner, type DkimSigner } from "../dkim/signer.ts";
+import { loadBounceRulesFile } from "../feedback/classify-bounce.ts";
+import { type InstanceFeedback, openInstanceFeedback } from "../feedback/ingest-setup.ts";
+import { type FileSuppressionList, openSuppressionList, SUPPRESSION_FILE } from "../feedback/suppression.ts";
+import { checkMessageAtInjection, checkRecipientAtRcpt } from "../feedback/suppression-gate.ts";
 import type { NewMessage, Reply } from "../message/types.ts";
 import { createInboundPolicy } from "../policy/inbound-policy.ts";
 import { createDeliveryLog } from "../results/delivery-log.ts";
 import { createResultRecorder } from "../results/recorder.ts";
+import type { ResultRecorder } from "../results/types.ts";
 import { Scheduler } from "../scheduler/scheduler.ts";
 import { createListener } from "../smtp-server/listener.ts";
 import type { AcceptResult, Receiver } from "../smtp-server/types.ts";
+import { createQueueIdGenerator } from "../spool/queue-id.ts";
 import { createSpool } from "../spool/spool.ts";
 import { SpoolError } from "../spool/types.ts";
 import { queueHandlers } from "./queue-view.ts";
@@ -55,7 +64,21 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
   const name = options.name ?? config.instance.name;
   // Every instance of a fleet writes to the same stderr: each line says whose it is.
   const logger = options.logger.child({ instance: name });
+  // Key files are read here: a missing or bad key stops the start with the file's name.
+  let dkim = instanceDkimSigner(config);
   const spool = createSpool({ dir: config.spoolDir, logger });
+  // Feedback (src/feedback): suppression, VERP, attribution, counters, report ingestion.
+  await mkdir(config.spoolDir, { recursive: true, mode: 0o700 });
+  const suppression = await openSuppressionList(join(config.spoolDir, SUPPRESSION_FILE));
+  const rules = loadBounceRulesFile(config.feedback?.bounceRules ?? undefined);
+  if (!rules.ok) throw new Error(rules.errors.join("\n"));
+  const feedback = await openInstanceFeedback({
+    config: () => config,
+    name,
+    logger,
+    classify: (reply) => rules.classifier.classify(reply),
+    suppression,
+  });
 
   const log = createDeliveryLog({
     format: config.log.format,
@@ -63,6 +86,15 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     instance: name,
   });
   const sources = createSourceSelector({ config: () => config, logger });
+  const results = createResultRecorder({
+    spool,
+    log,
+    logger,
+    identity: () => ({ hostname: config.hostname, bounceFrom: config.bounce.from }),
+    feedback: feedback.sink,
+    classify: (reply) => rules.classifier.classify(reply),
+    suppression,
+  });
   const scheduler = new Scheduler({
     config: () => config,
     spool,
@@ -72,13 +104,12 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       allowPrivateDestinations: config.delivery.allowPrivateDestinations,
       logger,
     }),
-    connector: createSiteConnector({ logger }),
-    results: createResultRecorder({
-      spool,
-      log,
+    connector: createSiteConnector({
       logger,
-      identity: () => ({ hostname: config.hostname, bounceFrom: config.bounce.from }),
+      dkim: () => dkim,
+      ...(feedback.returnPath ? { returnPath: feedback.returnPath } : {}),
     }),
+    results,
     logger,
   });
   // Accept mail at once: the spool replays its old segments in the background and hands the
@@ -98,6 +129,9 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
 
   const receiver = createReceiver({
     spool,
+    feedback,
+    suppression,
+    results,
     scheduler,
     log,
     minFreeBytes: () => config.limits.minFreeDiskBytes,
@@ -107,6 +141,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     config,
     receiver,
     logger,
+    recipientCheck: (facts) => checkRecipientAtRcpt(config.tenants, suppression, facts),
     policy: createInboundPolicy(config, { logger }),
   });
   scheduler.start();
@@ -121,6 +156,9 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
         handlers: {
           ...queueHandlers(name, scheduler, logger),
           sources: () => sourcesListing(sources.health()),
+          reputation: (filter) => feedback.reputation(filter),
+          feedbackImport: (raw) => feedback.importReport(raw),
+          suppression: { instance: name, list: suppression },
         },
         logger,
       });
@@ -129,6 +167,8 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     await listener.stop().catch(() => {});
     await scheduler.stop();
     await spool.close();
+    await feedback.close();
+    await suppression.close();
     throw err;
   }
   logger.info({ listeners, admin: admin?.endpoint.url }, "instance started");
@@ -149,7 +189,14 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
         log: config.log,
         admin: config.admin,
         policy: config.policy,
+        // The listener decides tenants with the config it started with: keep RCPT checks in step.
+        tenants: config.tenants,
       };
+      try {
+        dkim = instanceDkimSigner(next);
+      } catch (err) {
+        logger.error({ err }, "DKIM keys not reloaded: keeping the keys loaded before");
+      }
       // The TLS certificate and the users file are re-read live (same or new paths).
       listener.reload(next).catch((err: unknown) => {
         logger.error({ err }, "listener reload failed: keeping the TLS certificate and logins loaded before");
@@ -162,6 +209,8 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       await admin?.close();
       await scheduler.stop();
       await spool.close();
+      await feedback.close();
+      await suppression.close();
       logger.info("instance stopped");
     },
   };
@@ -169,12 +218,17 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
 
 function createReceiver(deps: {
   spool: ReturnType<typeof createSpool>;
+  feedback: InstanceFeedback;
+  suppression: FileSuppressionList;
+  results: ResultRecorder;
   scheduler: Scheduler;
   log: ReturnType<typeof createDeliveryLog>;
   minFreeBytes: () => number;
   logger: Logger;
 }): Receiver {
   // statfs per MAIL would be a syscall per transaction; a one-second-old answer is plenty.
+  /** The id a 250 names for an ingested report (queue-id shaped, never queued). */
+  const reportId = createQueueIdGenerator();
   let freeCheckedAt = 0;
   let lowDisk = false;
   return {
@@ -189,6 +243,20 @@ function createReceiver(deps: {
       return lowDisk ? LOW_DISK : null;
     },
     async accept(message: NewMessage, body: Buffer): Promise<AcceptResult> {
+      const recipients = message.recipients.map((r) => r.address);
+      if (deps.feedback.ingestor.claims(recipients)) {
+        // A DSN or feedback-loop report for us: recorded durably, never queued (src/feedback).
+        try {
+          await deps.feedback.ingestor.ingest(body, { sender: message.sender, recipients });
+          return { ok: true, id: reportId() };
+        } catch (err) {
+          deps.logger.error({ err }, "feedback report not recorded: answering 451 4.3.0");
+          return { ok: false, reply: WRITE_FAILED };
+        }
+      }
+      // Suppressed recipients (src/feedback/suppression-gate.ts): all of them -> refused here.
+      const gate = checkMessageAtInjection(deps.suppression, message);
+      if (gate.kind === "refuse") return { ok: false, reply: gate.reply };
       try {
         const stored = await deps.spool.store(message, body);
         deps.log.received({
@@ -198,6 +266,17 @@ function createReceiver(deps: {
           size: body.length,
           client: message.clientAddress,
         });
+        if (gate.suppressed.length > 0) {
+          // Bounced before any attempt, like a routing failure: logged, DSN'd, marked.
+          const failures = gate.suppressed.map((s) => ({
+            index: s.index,
+            kind: "bounced" as const,
+            reply: s.reply,
+            remoteMta: null,
+          }));
+          const dsn = await deps.results.roundFinished(stored, failures);
+          if (dsn !== null) deps.scheduler.enqueue(dsn);
+        }
         deps.scheduler.enqueue(stored);
         return { ok: true, id: stored.id };
       } catch (err) {
@@ -211,9 +290,15 @@ function createReceiver(deps: {
   };
 }
 
+/** Only delivering roles sign; the others hand their mail on unsigned. */
+function instanceDkimSigner(config: Config): DkimSigner | null {
+  const { role } = config.instance;
+  return role === "output" || role === "all" ? createDkimSigner(config.dkim) : null;
+}
+
 /** Settings a running instance keeps until restart, and which of them the new config changes. */
 function restartOnlySettings(current: Config, next: Config): string[] {
-  const keys = ["listen", "limits", "relay", "spoolDir", "dns", "log", "admin", "policy"] as const;
+  const keys = ["listen", "limits", "relay", "spoolDir", "dns", "log", "admin", "policy", "tenants"] as const;
   const changed: string[] = keys.filter((k) => JSON.stringify(current[k]) !== JSON.stringify(next[k]));
   if (current.delivery.allowPrivateDestinations !== next.delivery.allowPrivateDestinations) {
     changed.push("delivery.allowPrivateDestinations");
@@ -221,5 +306,8 @@ function restartOnlySettings(current: Config, next: Config): string[] {
   // Turning TLS or AUTH on or off changes what the listeners offer: a restart.
   if ((current.tls === null) !== (next.tls === null)) changed.push("tls");
   if ((current.auth === null) !== (next.auth === null)) changed.push("auth");
+  // The VERP secret and domain are read at start (feedback addresses apply live).
+  if (JSON.stringify(current.feedback?.verp) !== JSON.stringify(next.feedback?.verp))
+    changed.push("feedback.verp");
   return changed;
 }

@@ -47,6 +47,12 @@ export interface NewMessage {
   arrivedAt: number;
   /** True for DSNs we generated: never bounce a bounce. */
   isBounce: boolean;
+  /**
+   * Who the message is sent for (src/feedback/tenant.ts): the authenticated user, the
+   * X-Mailfleet-Tenant header or the sender domain, per `tenants.from`; null = no tenant.
+   * Suppression lists and reputation counters are kept per tenant.
+   */
+  tenant: string | null;
 }
 
 /** A message as the spool knows it after it is durable (body kept in the spool, not in memory). */

@@ -226,3 +226,43 @@ describe("delivery log of a fleet instance", () => {
     });
   });
 });
+
+describe("delivery log, bounce classes", () => {
+  it("shows class= in text and bounceClass in JSON on deferred, bounced and expired lines", () => {
+    const reply = { code: 550, enhanced: "5.1.1", text: "User unknown" };
+    for (const format of ["text", "json"] as const) {
+      const { log, lines } = capture(format);
+      log.deferred({
+        id: ID,
+        recipient: "c@example.net",
+        relay: null,
+        reply: { code: 452, enhanced: "4.2.2", text: "full" },
+        scope: "recipient",
+        nextAttemptAt: 0,
+        bounceClass: "mailbox_full",
+      });
+      log.bounced({
+        id: ID,
+        recipient: "f@example.com",
+        relay,
+        reply,
+        scope: "recipient",
+        bounceClass: "invalid_recipient",
+      });
+      log.expired({ id: ID, recipient: "c@example.net", reply, bounceClass: "mailbox_full" });
+      if (format === "text") {
+        assert.match(lines[0]!, / scope=recipient class=mailbox_full dsn=4\.2\.2 /);
+        assert.match(
+          lines[1]!,
+          / bounced to=<f@example\.com> relay=mx\.example\.com\[127\.0\.0\.3\]:25 source=127\.0\.0\.2 scope=recipient class=invalid_recipient dsn=5\.1\.1 /,
+        );
+        assert.match(lines[2]!, / expired to=<c@example\.net> class=mailbox_full dsn=4\.4\.7 /);
+      } else {
+        assert.deepEqual(
+          lines.map((line) => JSON.parse(line).bounceClass),
+          ["mailbox_full", "invalid_recipient", "mailbox_full"],
+        );
+      }
+    }
+  });
+});

@@ -9,6 +9,7 @@
  * timestamp function is bent to match pino's internal string building. The delivery log has no
  * levels, no async destination of its own and no serializers, so pino would add nothing here.
  */
+import type { BounceClass } from "../feedback/types.ts";
 import type { FailureScope, QueueId, RelayInfo, Reply } from "../message/types.ts";
 import { formatReply, statusOf } from "./reply-text.ts";
 
@@ -42,6 +43,8 @@ export interface DeferredEvent {
   nextAttemptAt: number;
   /** The connection dropped after the final dot: the peer may already have the message. */
   mayBeDuplicated?: boolean;
+  /** How the failure is classified (src/feedback/classify-bounce.ts); absent: not classified. */
+  bounceClass?: BounceClass;
 }
 
 export interface BouncedEvent {
@@ -50,6 +53,7 @@ export interface BouncedEvent {
   relay: RelayInfo | null;
   reply: Reply;
   scope: FailureScope;
+  bounceClass?: BounceClass;
 }
 
 export interface ExpiredEvent {
@@ -57,6 +61,8 @@ export interface ExpiredEvent {
   recipient: string;
   /** The last deferral's reply. */
   reply: Reply;
+  /** The class of the last deferral. */
+  bounceClass?: BounceClass;
 }
 
 export interface DsnQueuedEvent {
@@ -151,6 +157,7 @@ export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
           `to=<${clean(e.recipient)}>`,
           ...relayText(e.relay),
           `scope=${e.scope}`,
+          ...classText(e.bounceClass),
           ...replyText(e.reply),
           `next_attempt=${next}`,
           ...duplicateText(e.mayBeDuplicated),
@@ -159,6 +166,7 @@ export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
           recipient: e.recipient,
           relay: e.relay,
           scope: e.scope,
+          ...classJson(e.bounceClass),
           ...replyJson(e.reply),
           nextAttemptAt: next,
           ...duplicateJson(e.mayBeDuplicated),
@@ -170,8 +178,20 @@ export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
       emit(
         "bounced",
         e.id,
-        [`to=<${clean(e.recipient)}>`, ...relayText(e.relay), `scope=${e.scope}`, ...replyText(e.reply)],
-        { recipient: e.recipient, relay: e.relay, scope: e.scope, ...replyJson(e.reply) },
+        [
+          `to=<${clean(e.recipient)}>`,
+          ...relayText(e.relay),
+          `scope=${e.scope}`,
+          ...classText(e.bounceClass),
+          ...replyText(e.reply),
+        ],
+        {
+          recipient: e.recipient,
+          relay: e.relay,
+          scope: e.scope,
+          ...classJson(e.bounceClass),
+          ...replyJson(e.reply),
+        },
       );
     },
 
@@ -180,8 +200,13 @@ export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
       emit(
         "expired",
         e.id,
-        [`to=<${clean(e.recipient)}>`, `dsn=${EXPIRED_STATUS}`, `status=${quote(formatReply(e.reply))}`],
-        { recipient: e.recipient, dsn: EXPIRED_STATUS, reply: e.reply },
+        [
+          `to=<${clean(e.recipient)}>`,
+          ...classText(e.bounceClass),
+          `dsn=${EXPIRED_STATUS}`,
+          `status=${quote(formatReply(e.reply))}`,
+        ],
+        { recipient: e.recipient, ...classJson(e.bounceClass), dsn: EXPIRED_STATUS, reply: e.reply },
       );
     },
 
@@ -214,6 +239,14 @@ function replyText(reply: Reply): string[] {
 
 function replyJson(reply: Reply): { dsn: string; reply: Reply } {
   return { dsn: statusOf(reply), reply };
+}
+
+function classText(bounceClass: BounceClass | undefined): string[] {
+  return bounceClass === undefined ? [] : [`class=${bounceClass}`];
+}
+
+function classJson(bounceClass: BounceClass | undefined): { bounceClass?: BounceClass } {
+  return bounceClass === undefined ? {} : { bounceClass };
 }
 
 function duplicateText(mayBeDuplicated: boolean | undefined): string[] {

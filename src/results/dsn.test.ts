@@ -44,6 +44,7 @@ function original(overrides: Partial<StoredMessage> = {}, notify: (DsnNotify[] |
     clientHelo: "client.example",
     arrivedAt: Date.UTC(2026, 10, 23, 11, 0, 0),
     isBounce: false,
+    tenant: null,
     size: originalBody.length,
     ...overrides,
   };
@@ -224,6 +225,7 @@ describe("buildDsn: the notification message", () => {
       clientHelo: "mx.mailfleet.example",
       arrivedAt: Date.UTC(2026, 10, 23, 12, 0, 0),
       isBounce: true,
+      tenant: null,
     });
   });
 
@@ -333,6 +335,18 @@ describe("buildDsn: the notification message", () => {
       /message delivery time expired; last error: host mx\.example\.net said: 421/,
     );
     assertGolden("expired.eml", dsn.body);
+  });
+});
+
+describe("buildDsn: bounce classes", () => {
+  it("reports each recipient's class in the status part and the text part", async () => {
+    const dsn = await build({ failures: [{ ...userUnknown, bounceClass: "invalid_recipient" }] });
+    const parts = splitMultipart(parsePart(dsn.body));
+    const [, first] = parseStatusFields(parts[1]!.body);
+    assert.equal(first!.get("X-Mailfleet-Bounce-Class"), "invalid_recipient");
+    assert.match(parts[0]!.body.toString().replace(/\r\n\s+/g, " "), /\(class: invalid_recipient\)/);
+    const unclassified = await build({ failures: [userUnknown] });
+    assert.doesNotMatch(unclassified.body.toString(), /Bounce-Class|class:/);
   });
 });
 

@@ -12,8 +12,10 @@
  * which would garble a returned header block (Received lines are often over 76 characters),
  * so that one part is given to MimeNode as a raw, pre-formed part (setRaw).
  */
+
 import { randomBytes } from "node:crypto";
 import MimeNode from "nodemailer/lib/mime-node";
+import type { BounceClass } from "../feedback/types.ts";
 import type { DsnNotify, NewMessage, Reply, StoredMessage } from "../message/types.ts";
 import { formatReply, toAsciiLine } from "./reply-text.ts";
 
@@ -34,6 +36,11 @@ export interface DsnFailure {
   reply: Reply;
   /** Host name of the server that gave the reply, null when no SMTP server was reached. */
   remoteMta: string | null;
+  /**
+   * The failure's class (src/feedback/classify-bounce.ts): reported per recipient as an
+   * `X-Mailfleet-Bounce-Class:` extension field (RFC 3464 7: X- fields) and in the text part.
+   */
+  bounceClass?: BounceClass;
 }
 
 export interface DsnInput {
@@ -140,6 +147,8 @@ export async function buildDsn(input: DsnInput): Promise<BuiltDsn | null> {
     clientHelo: input.reportingMta,
     arrivedAt: input.now.getTime(),
     isBounce: true,
+    // The tenant the original was sent for: its bounces count against the same tenant.
+    tenant: original.tenant ?? null,
   };
   return { message, body };
 }
@@ -249,7 +258,8 @@ function explain(input: DsnInput, failure: DsnFailure): string[] {
     : failure.action === "relayed"
       ? `relayed to a mailer that does not report delivery status; ${said}`
       : said;
-  return wrap(`<${recipientAddress(input, failure)}>: ${reason}`, 72, "    ");
+  const classified = failure.bounceClass === undefined ? "" : ` (class: ${failure.bounceClass})`;
+  return wrap(`<${recipientAddress(input, failure)}>: ${reason}${classified}`, 72, "    ");
 }
 
 /** The message/delivery-status part: per-message fields, then one block per recipient. */
@@ -281,6 +291,7 @@ function deliveryStatus(input: DsnInput, reported: DsnFailure[]): string {
       `Diagnostic-Code: ${diagnosticType}; ${formatReply(failure.reply)}`,
       `Last-Attempt-Date: ${rfc5322Date(input.now)}`,
     );
+    if (failure.bounceClass !== undefined) fields.push(`X-Mailfleet-Bounce-Class: ${failure.bounceClass}`);
     if (failure.action === "delayed" && input.willRetryUntil !== undefined) {
       fields.push(`Will-Retry-Until: ${rfc5322Date(input.willRetryUntil)}`);
     }

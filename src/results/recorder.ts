@@ -7,10 +7,14 @@
  * message that waits too long. Every DSN is queued through the spool like any message.
  */
 import type { Logger } from "pino";
-import type { RecipientOutcome } from "../message/types.ts";
+import { lastErrorOf } from "../feedback/classify-bounce.ts";
+import type { FeedbackSink } from "../feedback/counters-events.ts";
+import type { BounceClass, SuppressionList } from "../feedback/types.ts";
+import type { RecipientOutcome, Reply } from "../message/types.ts";
 import type { QueuedMessage, Spool } from "../spool/types.ts";
 import type { DeliveryLog } from "./delivery-log.ts";
 import { buildDsn, type DsnFailure } from "./dsn.ts";
+import { formatReply } from "./reply-text.ts";
 import type { DelayedRecipient, FinalFailure, ResultRecorder } from "./types.ts";
 
 export interface RecorderDeps {
@@ -20,6 +24,15 @@ export interface RecorderDeps {
   /** Our hostname (Reporting-MTA) and the From: of DSNs, read per use so reloads apply. */
   identity: () => { hostname: string; bounceFrom: string };
   now?: () => number;
+  /** Reputation counters and attribution (src/feedback/counters-events.ts). */
+  feedback?: FeedbackSink;
+  /** Bounce classification (src/feedback/classify-bounce.ts); absent: lines carry no class. */
+  classify?: (reply: Reply) => BounceClass;
+  /**
+   * The instance's suppression list: a permanent failure classed invalid_recipient adds the
+   * address for the message's tenant (reason hard_bounce). Absent: nothing is suppressed.
+   */
+  suppression?: SuppressionList;
 }
 
 /** Status of a success report (RFC 3464 "relayed"). */
@@ -27,6 +40,36 @@ const RELAYED_STATUS = "2.0.0";
 
 export function createResultRecorder(deps: RecorderDeps): ResultRecorder {
   const now = deps.now ?? Date.now;
+  const classOf = (reply: Reply): { bounceClass?: BounceClass } =>
+    deps.classify ? { bounceClass: deps.classify(reply) } : {};
+
+  /** Hard bounces (5xx, invalid recipient) join the tenant's suppression list; never fatal. */
+  async function suppressHardBounces(
+    message: QueuedMessage,
+    failures: FinalFailure[],
+    classes: (BounceClass | undefined)[],
+  ) {
+    if (deps.suppression === undefined || message.isBounce) return;
+    for (const [i, f] of failures.entries()) {
+      if (f.kind !== "bounced" || f.reply.code < 500 || classes[i] !== "invalid_recipient") continue;
+      const address = message.recipients[f.index]!.address;
+      try {
+        await deps.suppression.add({
+          tenant: message.tenant ?? null,
+          address,
+          reason: "hard_bounce",
+          addedAt: now(),
+          detail: formatReply(f.reply),
+        });
+      } catch (err) {
+        deps.logger.error(
+          { err, id: message.id, recipient: address },
+          "could not add a hard bounce to the suppression list",
+        );
+      }
+    }
+  }
+
   const logIfDone = (message: QueuedMessage) => {
     if (message.recipients.every((r) => r.state !== "pending")) deps.log.removed({ id: message.id });
   };
@@ -67,6 +110,7 @@ export function createResultRecorder(deps: RecorderDeps): ResultRecorder {
 
   return {
     async jobFinished(message: QueuedMessage, outcomes: RecipientOutcome[], nextAttemptAt: number) {
+      deps.feedback?.outcomes(message, outcomes);
       const delivered: number[] = [];
       const relayed: DsnFailure[] = [];
       for (const o of outcomes) {
@@ -97,6 +141,7 @@ export function createResultRecorder(deps: RecorderDeps): ResultRecorder {
             relay: o.relay,
             reply: o.reply,
             scope: o.scope,
+            ...classOf(o.reply),
             nextAttemptAt,
             ...(o.mayBeDuplicated ? { mayBeDuplicated: true } : {}),
           });
@@ -117,22 +162,43 @@ export function createResultRecorder(deps: RecorderDeps): ResultRecorder {
     },
 
     async roundFinished(message: QueuedMessage, failures: FinalFailure[]) {
+      // Bounces were counted with their outcome; expiries only show up here.
+      deps.feedback?.expired(
+        message,
+        failures.filter((f) => f.kind === "expired"),
+      );
+      // An expiry is classed by the deferrals that led to it, not by its own 4.4.7.
+      const classes = failures.map(
+        (f) => classOf(f.kind === "expired" ? lastErrorOf(f.reply) : f.reply).bounceClass,
+      );
+      const withClass = (i: number) => (classes[i] === undefined ? {} : { bounceClass: classes[i] });
       const queued = await queueDsn(
         message,
-        failures.map((f) => ({
+        failures.map((f, i) => ({
           index: f.index,
           action: "failed" as const,
           status: f.kind === "expired" ? "4.4.7" : (f.reply.enhanced ?? "5.0.0"),
           reply: f.reply,
           remoteMta: f.remoteMta,
+          ...withClass(i),
         })),
         "failed",
       );
-      for (const f of failures) {
+      for (const [i, f] of failures.entries()) {
         const recipient = message.recipients[f.index]!.address;
-        if (f.kind === "expired") deps.log.expired({ id: message.id, recipient, reply: f.reply });
-        else deps.log.bounced({ id: message.id, recipient, relay: null, reply: f.reply, scope: "recipient" });
+        if (f.kind === "expired")
+          deps.log.expired({ id: message.id, recipient, reply: f.reply, ...withClass(i) });
+        else
+          deps.log.bounced({
+            id: message.id,
+            recipient,
+            relay: f.relay ?? null,
+            reply: f.reply,
+            scope: f.scope ?? "recipient",
+            ...withClass(i),
+          });
       }
+      await suppressHardBounces(message, failures, classes);
       await deps.spool.markRecipients(
         message.id,
         failures.map((f) => ({
@@ -157,6 +223,7 @@ export function createResultRecorder(deps: RecorderDeps): ResultRecorder {
           status: d.reply.enhanced?.startsWith("4.") ? d.reply.enhanced : "4.0.0",
           reply: d.reply,
           remoteMta: d.remoteMta,
+          ...classOf(d.reply),
         })),
         "delayed",
         willRetryUntil,

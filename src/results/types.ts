@@ -4,7 +4,7 @@
  * delivery log lines.
  */
 
-import type { RecipientOutcome, Reply } from "../message/types.ts";
+import type { FailureScope, RecipientOutcome, RelayInfo, Reply } from "../message/types.ts";
 import type { QueuedMessage } from "../spool/types.ts";
 
 /** A recipient that failed for good in this attempt round. */
@@ -13,6 +13,10 @@ export interface FinalFailure {
   kind: "bounced" | "expired";
   reply: Reply;
   remoteMta: string | null;
+  /** Who is to blame (bounces: from the outcome); absent: "recipient". */
+  scope?: FailureScope;
+  /** Where the failing attempt went (bounces); absent or null: no connection was made. */
+  relay?: RelayInfo | null;
 }
 
 /** A recipient still pending when the delay warning falls due, with its last deferral. */

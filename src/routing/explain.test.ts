@@ -157,3 +157,25 @@ test("formatDuration", () => {
   assert.equal(formatDuration(86_400_000), "1d");
   assert.equal(formatDuration(1500), "1s500ms");
 });
+
+describe("explainRoute with a tenant", () => {
+  const tenantConfig = configFrom(`
+transports:
+  acme: {}
+routes:
+  - name: acme
+    match: { tenant: acme }
+    transport: acme
+`);
+
+  test("--tenant picks the tenant's rule and says so", () => {
+    const e = explainRoute(tenantConfig, facts({ tenant: "acme", site: null }));
+    assert.equal(e.tenant, "acme");
+    assert.equal(e.rule?.conditions, "tenant [acme]");
+    assert.equal(e.transport?.name, "acme");
+    assert.match(formatExplanation(e), /^ {2}tenant: {5}acme$/m);
+    const none = explainRoute(tenantConfig, facts({ site: null }));
+    assert.equal(none.tenant, null);
+    assert.equal(none.transport?.name, "mx");
+  });
+});

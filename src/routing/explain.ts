@@ -14,6 +14,8 @@ import { recipientDomain, routeRecipient } from "./router.ts";
 export interface ExplainFacts {
   sender: string;
   recipient: string;
+  /** The tenant to route for (`--tenant`); absent or null: mail without a tenant. */
+  tenant?: string | null;
   /** The recipient domain's MX host names, or why they are unknown. */
   mx: { ok: true; hosts: string[] } | { ok: false; reason: string };
   /** Where the chosen transport would deliver; null when it was not resolved (routing failed). */
@@ -36,6 +38,7 @@ export interface CandidateSource {
 export interface Explanation {
   sender: string;
   recipient: string;
+  tenant: string | null;
   domain: string | null;
   mx: ExplainFacts["mx"];
   /** Null when routing failed (see `error`). */
@@ -73,6 +76,7 @@ export function describeConditions(rule: RouteRule): string {
   add("mx", rule.match.mx);
   add("sender", rule.match.sender);
   add("sender_domain", rule.match.senderDomain);
+  add("tenant", rule.match.tenant ?? null);
   return parts.join(" and ");
 }
 
@@ -108,13 +112,20 @@ function candidates(config: Config, transport: TransportConfig, facts: ExplainFa
 
 export function explainRoute(config: Config, facts: ExplainFacts): Explanation {
   const mxHosts = facts.mx.ok ? facts.mx.hosts : null;
-  const routed = routeRecipient(config, { sender: facts.sender, recipient: facts.recipient, mxHosts });
+  const tenant = facts.tenant ?? null;
+  const routed = routeRecipient(config, {
+    sender: facts.sender,
+    recipient: facts.recipient,
+    mxHosts,
+    tenant,
+  });
   const health: Explanation["health"] = facts.health.known
     ? { known: true }
     : { known: false, reason: facts.health.reason };
   const base = {
     sender: facts.sender,
     recipient: facts.recipient,
+    tenant,
     domain: recipientDomain(facts.recipient),
     mx: facts.mx,
     health,
@@ -183,6 +194,7 @@ function healthText(source: CandidateSource, health: Explanation["health"]): str
 /** The text form: one fact per line, indented under what it belongs to. */
 export function formatExplanation(e: Explanation): string {
   const lines = [`route for <${e.sender}> -> <${e.recipient}>`];
+  if (e.tenant !== null) lines.push(`  tenant:     ${e.tenant}`);
   if (e.domain !== null) lines.push(`  domain:     ${e.domain}`);
   lines.push(
     e.mx.ok

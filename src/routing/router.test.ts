@@ -138,3 +138,31 @@ describe("matching helpers", () => {
     assert.equal(routesNeedMx(configFrom("")), false);
   });
 });
+
+describe("tenant routes", () => {
+  const tenants = configFrom(`
+transports:
+  acme: {}
+  acme-news: {}
+routes:
+  - match: { tenant: acme, sender_domain: news.example.com }
+    transport: acme-news
+  - match: { tenant: [Acme, beta] }
+    transport: acme
+`);
+  const via = (tenant: string | null, sender = "a@example.com") => {
+    const result = routeRecipient(tenants, { sender, recipient: "x@dest.example", tenant });
+    return result.ok ? result.route.transport.name : result.reason;
+  };
+
+  test("a tenant condition matches the message's tenant, combined with the others", () => {
+    assert.equal(tenants.routes[1]?.match.tenant?.join(","), "acme,beta");
+    assert.equal(via("acme"), "acme");
+    assert.equal(via("ACME"), "acme");
+    assert.equal(via("beta"), "acme");
+    assert.equal(via("acme", "n@news.example.com"), "acme-news");
+    assert.equal(via("gamma"), "mx");
+    // Mail without a tenant never matches a tenant condition.
+    assert.equal(via(null), "mx");
+  });
+});

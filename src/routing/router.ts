@@ -12,6 +12,7 @@
  *           Matches when any of the recipient domain's MX hosts matches; never when MX is unknown.
  *   sender  the full address. The null sender (bounces) has no domain, so sender_domain never
  *           matches it; a sender entry of "<>" (or "") matches only the null sender.
+ *   tenant  the message's tenant name (src/feedback/tenant.ts); never matches mail without one.
  * Unlike Postfix's transport_maps vs sender_dependent maps, conditions combine in one rule:
  * "marketing senders to Google-hosted domains" is one rule with sender_domain and mx.
  */
@@ -36,6 +37,8 @@ export interface RouteEnvelope {
    * not looked up; an mx condition never matches then. Absent means null.
    */
   mxHosts?: string[] | null;
+  /** The message's tenant; absent or null: none (a tenant condition never matches then). */
+  tenant?: string | null;
 }
 
 export function recipientDomain(address: string): string | null {
@@ -64,6 +67,7 @@ interface Facts {
   sender: string;
   senderDomain: string | null;
   mxHosts: string[] | null;
+  tenant: string | null;
 }
 
 function anyOf(patterns: string[] | null, test: (pattern: string) => boolean): boolean {
@@ -78,7 +82,8 @@ export function ruleMatches(rule: RouteRule, facts: Facts): boolean {
     anyOf(match.recipientDomain, (p) => domainMatches(p, facts.domain)) &&
     anyOf(match.sender, (p) => p === facts.sender) &&
     anyOf(match.senderDomain, (p) => senderDomain !== null && domainMatches(p, senderDomain)) &&
-    anyOf(match.mx, (p) => mxHosts?.some((host) => mxMatches(p, host)) === true)
+    anyOf(match.mx, (p) => mxHosts?.some((host) => mxMatches(p, host)) === true) &&
+    anyOf(match.tenant ?? null, (p) => p === facts.tenant)
   );
 }
 
@@ -90,6 +95,7 @@ function factsOf(envelope: RouteEnvelope, domain: string): Facts {
     sender,
     senderDomain: sender === "" ? null : recipientDomain(sender),
     mxHosts: envelope.mxHosts?.map((h) => stripTrailingDot(h.toLowerCase())) ?? null,
+    tenant: envelope.tenant?.toLowerCase() ?? null,
   };
 }
 

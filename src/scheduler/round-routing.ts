@@ -47,7 +47,12 @@ export async function routeRound(deps: {
   for (const index of deps.pending) {
     const recipient = message.recipients[index]!.address;
     const mxHosts = mxByDomain.get(recipientDomain(recipient) ?? "") ?? null;
-    const routed = routeRecipient(config, { sender: message.sender, recipient, mxHosts });
+    const routed = routeRecipient(config, {
+      sender: message.sender,
+      recipient,
+      mxHosts,
+      tenant: message.tenant ?? null,
+    });
     if (!routed.ok) {
       round.push({ index, transport: null });
       outcomes.push({

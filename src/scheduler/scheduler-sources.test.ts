@@ -162,7 +162,7 @@ const mxRule = (config: Config) => {
     {
       index: 1,
       name: "google-hosted",
-      match: { recipientDomain: null, mx: ["*.google.test"], sender: null, senderDomain: null },
+      match: { recipientDomain: null, mx: ["*.google.test"], sender: null, senderDomain: null, tenant: null },
       transport: "google",
     },
   ];

@@ -273,7 +273,14 @@ export class Scheduler {
       if (outcome.kind === "delivered") continue;
       const remoteMta = outcome.relay?.host ?? null;
       if (outcome.kind === "bounced") {
-        failures.push({ index, kind: "bounced", reply: outcome.reply, remoteMta });
+        failures.push({
+          index,
+          kind: "bounced",
+          reply: outcome.reply,
+          remoteMta,
+          scope: outcome.scope,
+          relay: outcome.relay,
+        });
         continue;
       }
       const transport = round.find((r) => r.index === index)?.transport;

@@ -48,6 +48,7 @@ describe("toNewMessage", () => {
       clientHelo: "client.example",
       arrivedAt: 1234,
       isBounce: false,
+      tenant: null,
     });
   });
 

@@ -4,8 +4,11 @@
  * (RFC 6531) are mapped to the domain types in src/message/types.ts.
  */
 import type { SMTPServerAddress, SMTPServerSession } from "smtp-server";
+import type { Config } from "../config/types.ts";
+import { applyTenant } from "../feedback/tenant.ts";
 import type { DsnNotify, MessageDsn, NewMessage, RecipientDsn } from "../message/types.ts";
 import { plainAddress } from "./relay-access.ts";
+import { sessionUser } from "./submission-auth.ts";
 
 const NOTIFY_VALUES: ReadonlySet<string> = new Set<DsnNotify>(["SUCCESS", "FAILURE", "DELAY"]);
 
@@ -52,5 +55,26 @@ export function toNewMessage(session: SMTPServerSession, arrivedAt: number): New
     clientHelo: clientHelo(session),
     arrivedAt,
     isBounce: false,
+    // Decided once the content is known (src/feedback/tenant.ts applyTenant).
+    tenant: null,
   };
+}
+
+/**
+ * toNewMessage plus the tenant (config `tenants`), decided from the session's AUTH user, the
+ * sender and the content's tenant header; the returned content has that header removed (or, on
+ * an instance that relays to another fleet instance, replaced by one with the decided tenant).
+ */
+export function toTenantMessage(
+  config: Pick<Config, "tenants" | "instance">,
+  session: SMTPServerSession,
+  arrivedAt: number,
+  content: Buffer,
+): { message: NewMessage; content: Buffer } {
+  return applyTenant(
+    config.tenants,
+    { relaying: config.instance.relayTo !== null, user: sessionUser(session)?.name ?? null },
+    toNewMessage(session, arrivedAt),
+    content,
+  );
 }

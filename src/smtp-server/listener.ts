@@ -32,6 +32,8 @@ export interface ListenerDeps {
   logger: Logger;
   /** Inbound checks (rate limits, SPF/DKIM/DMARC, rspamd, DNSBL); none by default. */
   policy?: InboundPolicy;
+  /** Per-recipient refusal before the policy's, e.g. the suppression list; null = go on. */
+  recipientCheck?: (facts: { user: string | null; sender: string; recipient: string }) => Reply | null;
   /** How long stop() lets running sessions finish before it says 421 and closes them. */
   closeGraceMs?: number;
 }
@@ -196,6 +198,11 @@ export function createListener(deps: ListenerDeps): SmtpListener {
           const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
           return (
             relayCheck(session, address.address) ??
+            deps.recipientCheck?.({
+              user: sessionUser(session)?.name ?? null,
+              sender,
+              recipient: address.address,
+            }) ??
             (await policy.onRcpt(facts(session), sender, address.address))
           );
         });

@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { SMTPServerDataStream, SMTPServerSession } from "smtp-server";
 import type { Config } from "../config/types.ts";
 import type { Reply } from "../message/types.ts";
-import { toNewMessage } from "./envelope.ts";
+import { toTenantMessage } from "./envelope.ts";
 import { countReceivedHeaders } from "./hops.ts";
 import { LineEndingFixer } from "./normalize.ts";
 import { formatReceivedHeader, protocolName } from "./received-header.ts";
@@ -90,7 +90,7 @@ export async function receiveMessage(
   }
 
   const arrivedAt = Date.now();
-  const message = toNewMessage(session, arrivedAt);
+  const { message, content: stored } = toTenantMessage(config, session, arrivedAt, content);
   const received = formatReceivedHeader({
     clientHelo: message.clientHelo,
     clientAddress: message.clientAddress,
@@ -105,7 +105,7 @@ export async function receiveMessage(
     date: new Date(arrivedAt),
   });
   const headers = verdict.headers.map((line) => `${line}\r\n`).join("");
-  const body = Buffer.concat([Buffer.from(headers + received, "utf8"), content]);
+  const body = Buffer.concat([Buffer.from(headers + received, "utf8"), stored]);
 
   try {
     const result = await receiver.accept(message, body);

@@ -51,6 +51,8 @@ export function testConfig(
     log: { format: "json", file: "-", level: "error" },
     admin: { listen: null },
     policy: defaultPolicy("all", "mx.test.example"),
+    dkim: { signers: [] },
+    tenants: { from: ["auth_user", "header"], header: "X-Mailfleet-Tenant" },
   };
 }
 

@@ -30,6 +30,7 @@ const meta: QueuedMessage = {
   clientHelo: "client",
   arrivedAt: 1_700_000_000_000,
   isBounce: true,
+  tenant: null,
   size: 5,
   deferral: null,
   held: false,
@@ -89,5 +90,16 @@ describe("spool record format", () => {
       encodeRecord(RecordType.message, [Buffer.from([0, 0, 0, 2]), Buffer.from("{}")]).buffers,
     );
     assert.throws(() => decodeMessagePayload(notMeta.subarray(HEADER_SIZE)), /shape/);
+  });
+
+  it("keeps a tenant, and reads a record written before tenants as tenant null", () => {
+    const body = Buffer.from("hello");
+    const withTenant = Buffer.concat(
+      encodeMessageRecord(RecordType.message, { ...meta, tenant: "acme" }, body).buffers,
+    );
+    assert.equal(decodeMessagePayload(withTenant.subarray(HEADER_SIZE)).meta.tenant, "acme");
+    const { tenant: _dropped, ...old } = meta;
+    const oldBytes = Buffer.concat(encodeMessageRecord(RecordType.message, old as typeof meta, body).buffers);
+    assert.equal(decodeMessagePayload(oldBytes.subarray(HEADER_SIZE)).meta.tenant, null);
   });
 });

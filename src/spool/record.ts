@@ -29,7 +29,7 @@
  * Replay rules (see recovery.ts): records apply in segment order then file order; a later copy of a
  * message replaces its metadata (`held` included), but a recipient state that is final anywhere
  * stays final, and a DELETED message stays deleted. Metadata written before `held` existed reads
- * as not held.
+ * as not held, and metadata written before `tenant` existed reads as tenant null.
  */
 import { crc32 } from "node:zlib";
 import type { QueuedMessage } from "./types.ts";
@@ -170,8 +170,9 @@ export function decodeMessagePayload(payload: Buffer): MessagePayload {
   if (!isQueuedMessage(meta)) throw new Error("message metadata has the wrong shape");
   const bodyLength = payload.length - 4 - metaLength;
   if (meta.size !== bodyLength) throw new Error("message size does not match its body");
-  // Records written before holds existed carry no `held`.
+  // Records written before holds existed carry no `held`; before tenants, no `tenant`.
   meta.held = meta.held === true;
+  meta.tenant = typeof meta.tenant === "string" ? meta.tenant : null;
   return { meta, bodyOffset: 4 + metaLength, bodyLength };
 }
 
@@ -195,6 +196,7 @@ export function isQueuedMessage(value: unknown): value is QueuedMessage {
     if (!isObject(r) || typeof r.address !== "string" || !STATES.has(String(r.state))) return false;
   }
   if (value.held !== undefined && typeof value.held !== "boolean") return false;
+  if (value.tenant !== undefined && value.tenant !== null && typeof value.tenant !== "string") return false;
   return value.deferral === null || isObject(value.deferral);
 }
 

@@ -20,6 +20,7 @@ function meta(id: string, size: number): QueuedMessage {
     clientHelo: "x",
     arrivedAt: 1,
     isBounce: false,
+    tenant: null,
     size,
     deferral: null,
     held: false,

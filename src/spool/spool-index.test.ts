@@ -19,6 +19,7 @@ function message(id: string, recipients = 2): QueuedMessage {
     clientHelo: "x",
     arrivedAt: 0,
     isBounce: false,
+    tenant: null,
     size: 10,
     deferral: null,
     held: false,

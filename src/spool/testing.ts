@@ -33,6 +33,7 @@ export function sampleMessage(recipientCount = 2, overrides: Partial<NewMessage>
     clientHelo: "client.test",
     arrivedAt: 1_700_000_000_000,
     isBounce: false,
+    tenant: null,
     ...overrides,
   };
 }

@@ -13,7 +13,8 @@ export interface ZoneEntry {
   mx?: { preference: number; exchange: string }[];
   a?: string[];
   aaaa?: string[];
-  txt?: string[];
+  /** One record per item; an array item is one record of several character-strings (each <= 255). */
+  txt?: (string | string[])[];
   /** The name is an alias; A/AAAA/MX/TXT questions get the CNAME plus the target's records. */
   cname?: string;
   /** servfail / nxdomain: that rcode for every question; timeout: never answer. */

@@ -1,0 +1,82 @@
+/**
+ * `mailfleet reputation [--ip IP | --tenant T | --provider P] [--json] [--instance NAME]`: the
+ * reputation counters of every running instance (or the one named): delivered, deferred,
+ * bounced by class and complaints per source IP, tenant and provider over 1 h / 24 h / 7 d.
+ */
+import { parseArgs } from "node:util";
+import type { ReputationCounts, ReputationReport } from "../api-types/feedback.ts";
+import type { FleetReport } from "../api-types/queue.ts";
+import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
+import { CliError, EXIT } from "./exit-codes.ts";
+import { loadFleetOrExit } from "./load-config.ts";
+import { heading } from "./mailq.ts";
+
+export const REPUTATION_USAGE =
+  "mailfleet reputation [--ip IP | --tenant T | --provider P] [--instance NAME] [-c FILE] [--json]";
+
+export async function runReputation(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      config: { type: "string", short: "c" },
+      instance: { type: "string" },
+      ip: { type: "string" },
+      tenant: { type: "string" },
+      provider: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+  });
+  if (positionals.length > 0) throw new CliError(`usage: ${REPUTATION_USAGE}`, EXIT.usage);
+  const query = new URLSearchParams();
+  for (const key of ["ip", "tenant", "provider"] as const) {
+    const value = values[key];
+    if (value !== undefined) query.set(key, value);
+  }
+  const path = `/v1/reputation${query.size > 0 ? `?${query}` : ""}`;
+  const instances = selectInstances(loadFleetOrExit(values.config), values.instance);
+  const answers = await adminCallEach(instances, (c) => adminCall<ReputationReport>(c, "GET", path));
+  const report: FleetReport<ReputationReport> = { instances: [], unreachable: [] };
+  const sections: string[] = [];
+  for (const { instance, result } of answers) {
+    if (result.ok) {
+      report.instances.push(result.value);
+      sections.push(`${heading(instance)}\n${formatReputation(result.value)}`);
+    } else {
+      report.unreachable.push({ instance, reason: result.reason });
+      sections.push(`${heading(instance)} ${result.reason}`);
+    }
+  }
+  console.log(values.json ? JSON.stringify(report, null, 2) : sections.join("\n\n"));
+  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
+}
+
+function cell(c: ReputationCounts): string {
+  const classes = Object.entries(c.bouncedByClass)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(",");
+  return `${c.delivered}/${c.deferred}/${c.bounced}${classes ? `(${classes})` : ""}/${c.complaints}`;
+}
+
+/** One line per IP, tenant and provider: delivered/deferred/bounced(by class)/complaints per window. */
+export function formatReputation(report: ReputationReport): string {
+  if (report.rows.length === 0) return "(no mail counted in the last 7 days)";
+  const rows = [
+    ["", "", "1h", "24h", "7d"],
+    ...report.rows.map((r) => [
+      r.dimension,
+      r.key,
+      cell(r.windows["1h"]),
+      cell(r.windows["24h"]),
+      cell(r.windows["7d"]),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const lines = rows.map((r) =>
+    r
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd(),
+  );
+  return [...lines, "(delivered/deferred/bounced(by class)/complaints)"].join("\n");
+}
