@@ -12,7 +12,7 @@ import { createDnsResolver } from "../delivery/dns-resolver.ts";
 import { createDestinationResolver } from "../delivery/mx-resolver.ts";
 import { type ExplainFacts, explainRoute, formatExplanation } from "../routing/explain.ts";
 import { recipientDomain, routeRecipient } from "../routing/router.ts";
-import { adminRequest } from "./admin-client.ts";
+import { adminCall } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { loadInstanceOrExit } from "./load-config.ts";
 
@@ -79,12 +79,7 @@ export async function gatherFacts(
 }
 
 async function sourceHealth(config: Config): Promise<ExplainFacts["health"]> {
-  try {
-    const listing = await adminRequest<SourcesListing>(config, "GET", "/v1/sources");
-    return { known: true, sources: listing.sources };
-  } catch (err) {
-    const message = (err as Error).message;
-    const reason = message.startsWith("no running instance") ? "instance not running" : message;
-    return { known: false, reason };
-  }
+  const answer = await adminCall<SourcesListing>(config, "GET", "/v1/sources");
+  if (answer.ok) return { known: true, sources: answer.value.sources };
+  return { known: false, reason: answer.running ? answer.reason : "instance not running" };
 }

@@ -3,7 +3,6 @@
  * and admin API from a config, wires them along the one-way data path, and owns start/stop.
  * Nothing here is global, so several instances (or tests) can live in one process.
  */
-import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { type AdminServer, startAdminServer } from "../admin-api/server.ts";
@@ -29,7 +28,7 @@ import { createListener } from "../smtp-server/listener.ts";
 import type { AcceptResult, Receiver } from "../smtp-server/types.ts";
 import { createQueueIdGenerator } from "../spool/queue-id.ts";
 import { createSpool } from "../spool/spool.ts";
-import { SpoolError } from "../spool/types.ts";
+import { type QueuedMessage, SpoolError } from "../spool/types.ts";
 import { queueHandlers } from "./queue-view.ts";
 
 export interface InstanceOptions {
@@ -67,18 +66,27 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
   // Key files are read here: a missing or bad key stops the start with the file's name.
   let dkim = instanceDkimSigner(config);
   const spool = createSpool({ dir: config.spoolDir, logger });
-  // Feedback (src/feedback): suppression, VERP, attribution, counters, report ingestion.
-  await mkdir(config.spoolDir, { recursive: true, mode: 0o700 });
-  const suppression = await openSuppressionList(join(config.spoolDir, SUPPRESSION_FILE));
-  const rules = loadBounceRulesFile(config.feedback?.bounceRules ?? undefined);
-  if (!rules.ok) throw new Error(rules.errors.join("\n"));
-  const feedback = await openInstanceFeedback({
-    config: () => config,
-    name,
-    logger,
-    classify: (reply) => rules.classifier.classify(reply),
-    suppression,
+  // The spool's lock comes first: the files beside it (suppression, feedback) have one writer,
+  // the process holding the lock. Accept mail at once: the spool replays its old segments in
+  // the background and hands the recovered queue over in batches (mailq shows a partial queue
+  // meanwhile); batches that arrive before the scheduler exists wait here.
+  const recoveredEarly: QueuedMessage[] = [];
+  let enqueueRecovered: ((message: QueuedMessage) => void) | null = null;
+  await spool.open({
+    onRecovered: (batch) => {
+      for (const message of batch) {
+        if (enqueueRecovered) enqueueRecovered(message);
+        else recoveredEarly.push(message);
+      }
+    },
   });
+  // Feedback (src/feedback): suppression, VERP, attribution, counters, report ingestion.
+  const { suppression, rules, feedback } = await openFeedbackParts(config, name, logger, () => config).catch(
+    async (err: unknown) => {
+      await spool.close();
+      throw err;
+    },
+  );
 
   const log = createDeliveryLog({
     format: config.log.format,
@@ -112,13 +120,9 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     results,
     logger,
   });
-  // Accept mail at once: the spool replays its old segments in the background and hands the
-  // recovered queue over when done (mailq shows a partial queue meanwhile).
-  await spool.open({
-    onRecovered: (batch) => {
-      for (const message of batch) scheduler.enqueue(message);
-    },
-  });
+  // The scheduler exists now: hand it what recovery found so far, and the rest as it comes.
+  enqueueRecovered = (message) => scheduler.enqueue(message);
+  for (const message of recoveredEarly.splice(0)) scheduler.enqueue(message);
   spool.whenRecovered().then(
     (recovered) => {
       for (const q of recovered.quarantined) logger.error(q, "unreadable spool entry quarantined");
@@ -310,4 +314,19 @@ function restartOnlySettings(current: Config, next: Config): string[] {
   if (JSON.stringify(current.feedback?.verp) !== JSON.stringify(next.feedback?.verp))
     changed.push("feedback.verp");
   return changed;
+}
+
+/** The bounce rules, suppression list and feedback stores kept beside an instance's spool. */
+async function openFeedbackParts(first: Config, name: string, logger: Logger, config: () => Config) {
+  const rules = loadBounceRulesFile(first.feedback?.bounceRules ?? undefined);
+  if (!rules.ok) throw new Error(rules.errors.join("\n"));
+  const suppression = await openSuppressionList(join(first.spoolDir, SUPPRESSION_FILE));
+  const feedback = await openInstanceFeedback({
+    config,
+    name,
+    logger,
+    classify: (reply) => rules.classifier.classify(reply),
+    suppression,
+  });
+  return { rules, suppression, feedback };
 }
