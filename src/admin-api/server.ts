@@ -13,6 +13,7 @@
  *   GET  /v1/suppression           suppression-endpoint.ts    SuppressionListing
  *   POST /v1/suppression/ACTION    suppression-endpoint.ts    SuppressionChange -> SuppressionChangeResult
  *        (ACTION: add, remove)
+ *   POST /v1/test/clock            test-clock-endpoint.ts     {advanceMs} -> {now}  (test clock only)
  *
  * Errors are JSON `{ error }` with a 4xx/5xx status.
  */
@@ -43,6 +44,7 @@ import { type ReputationFilter, reputationEndpoint } from "./reputation-endpoint
 import { reputationImportEndpoint } from "./reputation-import-endpoint.ts";
 import { sourcesEndpoint } from "./sources-endpoint.ts";
 import { suppressionChangeEndpoint, suppressionListEndpoint } from "./suppression-endpoint.ts";
+import { testClockEndpoint } from "./test-clock-endpoint.ts";
 
 export interface AdminHandlers {
   queue(): QueueListing;
@@ -58,6 +60,8 @@ export interface AdminHandlers {
   feedbackImport?(raw: Buffer): Promise<IngestSummary>;
   /** The instance's suppression list (GET /v1/suppression, POST /v1/suppression/add|remove). */
   suppression?: { instance: string; list: SuppressionList };
+  /** Moves a test clock forward (POST /v1/test/clock); absent in production. */
+  advanceClock?(ms: number): number;
 }
 
 export interface AdminServer {
@@ -81,6 +85,8 @@ export function adminRoutes(handlers: AdminHandlers): Record<string, Endpoint> {
     routes["POST /v1/suppression/add"] = suppressionChangeEndpoint(instance, list, "add");
     routes["POST /v1/suppression/remove"] = suppressionChangeEndpoint(instance, list, "remove");
   }
+  const { advanceClock } = handlers;
+  if (advanceClock) routes["POST /v1/test/clock"] = testClockEndpoint((ms) => advanceClock(ms));
   for (const action of QUEUE_ACTIONS) {
     routes[`POST /v1/queue/${action}`] = queueActionEndpoint(action, (a, s) => handlers.queueAction(a, s));
   }

@@ -29,6 +29,7 @@ import type { AcceptResult, Receiver } from "../smtp-server/types.ts";
 import { createQueueIdGenerator } from "../spool/queue-id.ts";
 import { createSpool } from "../spool/spool.ts";
 import { type QueuedMessage, SpoolError } from "../spool/types.ts";
+import { createInstanceClock, type InstanceClock } from "./clock.ts";
 import { queueHandlers } from "./queue-view.ts";
 
 export interface InstanceOptions {
@@ -37,6 +38,8 @@ export interface InstanceOptions {
   /** Where delivery-log lines go (one complete line per call, ending in a newline). */
   writeDeliveryLog: (line: string) => void;
   name?: string;
+  /** Policy time (warm-up days, backoff, reputation windows); real time unless a test sets one. */
+  clock?: InstanceClock;
 }
 
 export interface RunningInstance {
@@ -63,6 +66,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
   const name = options.name ?? config.instance.name;
   // Every instance of a fleet writes to the same stderr: each line says whose it is.
   const logger = options.logger.child({ instance: name });
+  const clock = options.clock ?? createInstanceClock();
   // Key files are read here: a missing or bad key stops the start with the file's name.
   let dkim = instanceDkimSigner(config);
   const spool = createSpool({ dir: config.spoolDir, logger });
@@ -81,12 +85,16 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     },
   });
   // Feedback (src/feedback): suppression, VERP, attribution, counters, report ingestion.
-  const { suppression, rules, feedback } = await openFeedbackParts(config, name, logger, () => config).catch(
-    async (err: unknown) => {
-      await spool.close();
-      throw err;
-    },
-  );
+  const { suppression, rules, feedback } = await openFeedbackParts(
+    config,
+    name,
+    logger,
+    () => config,
+    () => clock.now(),
+  ).catch(async (err: unknown) => {
+    await spool.close();
+    throw err;
+  });
 
   const log = createDeliveryLog({
     format: config.log.format,
@@ -163,6 +171,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
           reputation: (filter) => feedback.reputation(filter),
           feedbackImport: (raw) => feedback.importReport(raw),
           suppression: { instance: name, list: suppression },
+          ...(clock.advance ? { advanceClock: clock.advance } : {}),
         },
         logger,
       });
@@ -317,7 +326,13 @@ function restartOnlySettings(current: Config, next: Config): string[] {
 }
 
 /** The bounce rules, suppression list and feedback stores kept beside an instance's spool. */
-async function openFeedbackParts(first: Config, name: string, logger: Logger, config: () => Config) {
+async function openFeedbackParts(
+  first: Config,
+  name: string,
+  logger: Logger,
+  config: () => Config,
+  now: () => number,
+) {
   const rules = loadBounceRulesFile(first.feedback?.bounceRules ?? undefined);
   if (!rules.ok) throw new Error(rules.errors.join("\n"));
   const suppression = await openSuppressionList(join(first.spoolDir, SUPPRESSION_FILE));
@@ -327,6 +342,7 @@ async function openFeedbackParts(first: Config, name: string, logger: Logger, co
     logger,
     classify: (reply) => rules.classifier.classify(reply),
     suppression,
+    now,
   });
   return { rules, suppression, feedback };
 }

@@ -58,9 +58,14 @@ export function runCli(
   });
 }
 
-export async function startMailfleet(configPath: string, timeoutMs = 15_000): Promise<MailfleetProcess> {
+export async function startMailfleet(
+  configPath: string,
+  timeoutMs = 15_000,
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<MailfleetProcess> {
   const child = spawn(process.execPath, [cliPath, "start", "-c", configPath], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
   });
   const log: string[] = [];
   let stderr = "";
