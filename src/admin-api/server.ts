@@ -13,6 +13,10 @@
  *   GET  /v1/suppression           suppression-endpoint.ts    SuppressionListing
  *   POST /v1/suppression/ACTION    suppression-endpoint.ts    SuppressionChange -> SuppressionChangeResult
  *        (ACTION: add, remove)
+ *   GET  /v1/warmup                warmup-endpoint.ts         WarmupReport
+ *   GET  /v1/backoff               backoff-endpoint.ts        BackoffListing
+ *   GET  /v1/isolation             isolation-endpoint.ts      IsolationView
+ *   POST /v1/isolation/release     isolation-endpoint.ts      {tenant} -> IsolationReleaseResult
  *   POST /v1/test/clock            test-clock-endpoint.ts     {advanceMs} -> {now}  (test clock only)
  *
  * Errors are JSON `{ error }` with a 4xx/5xx status.
@@ -36,7 +40,12 @@ import {
 import type { SourcesListing } from "../api-types/sources.ts";
 import type { HostPort } from "../config/types.ts";
 import type { SuppressionList } from "../feedback/types.ts";
+import type { BackoffListing } from "../reputation/backoff.ts";
+import type { TenantIsolation } from "../reputation/isolation.ts";
+import type { WarmupReport } from "../reputation/warmup.ts";
+import { backoffEndpoint } from "./backoff-endpoint.ts";
 import { type Endpoint, HttpError, sendJson } from "./http.ts";
+import { isolationReleaseEndpoint, isolationViewEndpoint } from "./isolation-endpoint.ts";
 import { queueActionEndpoint } from "./queue-action-endpoint.ts";
 import { queueEndpoint } from "./queue-endpoint.ts";
 import { queueSummaryEndpoint } from "./queue-summary-endpoint.ts";
@@ -45,6 +54,7 @@ import { reputationImportEndpoint } from "./reputation-import-endpoint.ts";
 import { sourcesEndpoint } from "./sources-endpoint.ts";
 import { suppressionChangeEndpoint, suppressionListEndpoint } from "./suppression-endpoint.ts";
 import { testClockEndpoint } from "./test-clock-endpoint.ts";
+import { warmupEndpoint } from "./warmup-endpoint.ts";
 
 export interface AdminHandlers {
   queue(): QueueListing;
@@ -60,6 +70,12 @@ export interface AdminHandlers {
   feedbackImport?(raw: Buffer): Promise<IngestSummary>;
   /** The instance's suppression list (GET /v1/suppression, POST /v1/suppression/add|remove). */
   suppression?: { instance: string; list: SuppressionList };
+  /** Source IP x site pairs under adaptive backoff (GET /v1/backoff). */
+  backoff?(): BackoffListing;
+  /** IP warm-up state per source x provider (GET /v1/warmup). */
+  warmup?(): WarmupReport;
+  /** Automatic isolation of tenants (GET /v1/isolation, POST /v1/isolation/release). */
+  isolation?: TenantIsolation;
   /** Moves a test clock forward (POST /v1/test/clock); absent in production. */
   advanceClock?(ms: number): number;
 }
@@ -84,6 +100,15 @@ export function adminRoutes(handlers: AdminHandlers): Record<string, Endpoint> {
     routes["GET /v1/suppression"] = suppressionListEndpoint(instance, list);
     routes["POST /v1/suppression/add"] = suppressionChangeEndpoint(instance, list, "add");
     routes["POST /v1/suppression/remove"] = suppressionChangeEndpoint(instance, list, "remove");
+  }
+  const { backoff } = handlers;
+  if (backoff) routes["GET /v1/backoff"] = backoffEndpoint(() => backoff());
+  const { warmup } = handlers;
+  if (warmup) routes["GET /v1/warmup"] = warmupEndpoint(() => warmup());
+  if (handlers.isolation) {
+    const instance = handlers.isolation.view().instance;
+    routes["GET /v1/isolation"] = isolationViewEndpoint(handlers.isolation);
+    routes["POST /v1/isolation/release"] = isolationReleaseEndpoint(instance, handlers.isolation);
   }
   const { advanceClock } = handlers;
   if (advanceClock) routes["POST /v1/test/clock"] = testClockEndpoint((ms) => advanceClock(ms));

@@ -2,7 +2,9 @@
  * Admin API types of feedback: reputation counters (GET /v1/reputation) and report import
  * (POST /v1/feedback/import).
  */
+
 import type { BounceClass } from "../feedback/types.ts";
+import type { IsolationView } from "../reputation/isolation-types.ts";
 
 export type ReputationWindow = "1h" | "24h" | "7d";
 
@@ -29,6 +31,8 @@ export interface ReputationReport {
   at: number;
   bucketMs: number;
   rows: ReputationRow[];
+  /** Automatic isolation of tenants on this instance (src/reputation/isolation.ts). */
+  isolation?: IsolationView;
 }
 
 /** POST /v1/feedback/import: one raw report (RFC 5322 text), as read from a file. */

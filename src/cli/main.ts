@@ -18,8 +18,10 @@ import { runStart } from "./start.ts";
 import { runStatus } from "./status.ts";
 import { runStop } from "./stop.ts";
 import { runSuppression, SUPPRESSION_USAGE } from "./suppression.ts";
+import { runTenant, TENANT_USAGE } from "./tenant.ts";
 import { runTls, TLS_USAGE } from "./tls.ts";
 import { runUser, USER_USAGE } from "./user.ts";
+import { runWarmup, WARMUP_USAGE } from "./warmup.ts";
 
 export interface Command {
   summary: string;
@@ -98,10 +100,20 @@ const commands: Record<string, Command> = {
     usage: SUPPRESSION_USAGE,
     run: runSuppression,
   },
+  tenant: {
+    summary: "list tenants isolated for their reputation, or release one (back on the shared pools)",
+    usage: TENANT_USAGE,
+    run: runTenant,
+  },
   reputation: {
     summary: "delivered, deferred, bounced and complaints per source IP, tenant and provider (1h/24h/7d)",
     usage: REPUTATION_USAGE,
     run: runReputation,
+  },
+  warmup: {
+    summary: "IP warm-up per source and provider: day, today's cap, used, remaining, warm",
+    usage: WARMUP_USAGE,
+    run: runWarmup,
   },
   feedback: {
     summary: "import DSN and ARF (feedback-loop) report files into a running instance",

@@ -10,6 +10,8 @@ import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 import { heading } from "./mailq.ts";
+import { formatBackoffSection, withBackoff } from "./reputation-backoff.ts";
+import { formatIsolation } from "./tenant.ts";
 
 export const REPUTATION_USAGE =
   "mailfleet reputation [--ip IP | --tenant T | --provider P] [--instance NAME] [-c FILE] [--json]";
@@ -35,13 +37,17 @@ export async function runReputation(args: string[]): Promise<number> {
   }
   const path = `/v1/reputation${query.size > 0 ? `?${query}` : ""}`;
   const instances = selectInstances(loadFleetOrExit(values.config), values.instance);
-  const answers = await adminCallEach(instances, (c) => adminCall<ReputationReport>(c, "GET", path));
+  const answers = await adminCallEach(instances, (c) =>
+    withBackoff(c, adminCall<ReputationReport>(c, "GET", path)),
+  );
   const report: FleetReport<ReputationReport> = { instances: [], unreachable: [] };
   const sections: string[] = [];
   for (const { instance, result } of answers) {
     if (result.ok) {
       report.instances.push(result.value);
-      sections.push(`${heading(instance)}\n${formatReputation(result.value)}`);
+      sections.push(
+        `${heading(instance)}\n${formatReputation(result.value)}${result.value.isolation ? `\n${formatIsolation(result.value.isolation)}` : ""}${formatBackoffSection(result.value.backoff)}`,
+      );
     } else {
       report.unreachable.push({ instance, reason: result.reason });
       sections.push(`${heading(instance)} ${result.reason}`);

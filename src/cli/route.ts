@@ -10,6 +10,8 @@ import type { SourcesListing } from "../api-types/sources.ts";
 import type { Config } from "../config/types.ts";
 import { createDnsResolver } from "../delivery/dns-resolver.ts";
 import { createDestinationResolver } from "../delivery/mx-resolver.ts";
+import type { BackoffListing } from "../reputation/backoff.ts";
+import type { WarmupReport } from "../reputation/warmup.ts";
 import { type ExplainFacts, explainRoute, formatExplanation } from "../routing/explain.ts";
 import { recipientDomain, routeRecipient } from "../routing/router.ts";
 import { adminCall } from "./admin-client.ts";
@@ -64,6 +66,14 @@ export async function gatherFacts(
   });
   const domain = recipientDomain(recipient);
   const healthPromise = sourceHealth(config);
+  // Adaptive backoff states (src/reputation/backoff.ts); none when the instance does not answer.
+  const backoffPromise = adminCall<BackoffListing>(config, "GET", "/v1/backoff").then((a) =>
+    a.ok ? a.value.entries : null,
+  );
+  // IP warm-up rows (src/reputation/warmup.ts): today's use; from the config alone when none.
+  const warmupPromise = adminCall<WarmupReport>(config, "GET", "/v1/warmup").then((a) =>
+    a.ok ? a.value.rows : null,
+  );
   let mx: ExplainFacts["mx"] = { ok: false, reason: "the recipient has no domain" };
   let site: ExplainFacts["site"] = null;
   if (domain !== null) {
@@ -75,7 +85,18 @@ export async function gatherFacts(
     const routed = routeRecipient(config, { sender, recipient, mxHosts: mx.ok ? mx.hosts : null, tenant });
     if (routed.ok) site = await resolver.resolve(domain, routed.route.transport);
   }
-  return { sender, recipient, tenant, mx, site, health: await healthPromise };
+  const backoff = await backoffPromise;
+  const warmup = await warmupPromise;
+  return {
+    sender,
+    recipient,
+    tenant,
+    mx,
+    site,
+    health: await healthPromise,
+    ...(backoff ? { backoff } : {}),
+    ...(warmup ? { warmup } : {}),
+  };
 }
 
 async function sourceHealth(config: Config): Promise<ExplainFacts["health"]> {

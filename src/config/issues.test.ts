@@ -89,7 +89,10 @@ describe("issueToErrors, through parseConfig", () => {
     assert.equal(error.code, "CONFIG_UNKNOWN_KEY");
     assert.equal(`${error.line}:${error.col}`, "2:1");
     assert.doesNotMatch(error.expected, /did you mean/);
-    assert.match(error.expected, /^one of hostname, run_dir, dns, sources, pools, log, spool_dir, listen, /);
+    assert.match(
+      error.expected,
+      /^one of hostname, run_dir, dns, sources, pools, providers, log, spool_dir, listen, /,
+    );
   });
 
   test("two unknown keys in one map give two errors, each at its key", () => {

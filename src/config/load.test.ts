@@ -180,6 +180,7 @@ describe("loadConfig", () => {
       policy: defaultPolicy("all", "mx1.example.com"),
       dkim: { signers: [] },
       tenants: { from: ["auth_user", "header"], header: "X-Mailfleet-Tenant" },
+      reputation: { backoffRules: null, isolation: null },
       feedback: { verp: null, addresses: [], bounceDomains: [], bounceRules: null },
     };
     assert.deepEqual(result.config, expected);
@@ -283,6 +284,7 @@ describe("builtinConfig", () => {
       policy: defaultPolicy("all", hostname()),
       dkim: { signers: [] },
       tenants: { from: ["auth_user", "header"], header: "X-Mailfleet-Tenant" },
+      reputation: { backoffRules: null, isolation: null },
       feedback: { verp: null, addresses: [], bounceDomains: [], bounceRules: null },
     } satisfies Config);
   });

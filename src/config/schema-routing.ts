@@ -11,7 +11,8 @@ import { z } from "zod";
 
 import { tenantName } from "../feedback/tenant.ts";
 import { didYouMean } from "./errors.ts";
-import type { PoolConfig, RouteRule, SourceConfig } from "./types.ts";
+import { OVERFLOW_MODES, warmupSchema } from "./schema-warmup.ts";
+import type { PoolConfig, RouteRule, SourceConfig, WarmupConfig } from "./types.ts";
 import { EXPECTED, isEmailAddress, isHostname, isIpLiteral } from "./values.ts";
 
 export const POOL_STRATEGIES = ["round_robin", "weighted", "sticky"] as const;
@@ -116,6 +117,7 @@ const sourceSchema = z.strictObject({
     return z.NEVER;
   }),
   helo: checked(EXPECTED.hostname, (v) => (isHostname(v) ? stripDot(v) : undefined)).optional(),
+  warmup: warmupSchema.optional(),
 });
 
 export const sourcesSchema = z.record(plainName, sourceSchema);
@@ -143,9 +145,12 @@ export const poolsSchema = z.record(
     .strictObject({
       strategy: z.enum(POOL_STRATEGIES).default("round_robin"),
       sources: z.array(memberSchema).min(1),
+      /** Warm-up overflow for picks from this pool; overrides the members' own. */
+      warmup_overflow: z.enum(OVERFLOW_MODES).optional(),
     })
     .transform((p) => ({
       strategy: p.strategy,
+      warmupOverflow: p.warmup_overflow,
       members: p.sources.map(
         (m, i): RawMember => ({
           source: m.source,
@@ -272,12 +277,17 @@ export function checkReferences(raw: ReferenceInput, check: IssueSink): void {
 
 /** Final shapes: names from the map keys, a source's HELO defaulting to the instance hostname. */
 export function finishSources(
-  raw: Record<string, { address: string; helo?: string | undefined }>,
+  raw: Record<string, { address: string; helo?: string | undefined; warmup?: WarmupConfig | undefined }>,
   hostname: string,
 ): Record<string, SourceConfig> {
   const out: Record<string, SourceConfig> = {};
   for (const [name, s] of Object.entries(raw))
-    out[name] = { name, address: s.address, helo: s.helo ?? hostname };
+    out[name] = {
+      name,
+      address: s.address,
+      helo: s.helo ?? hostname,
+      ...(s.warmup ? { warmup: s.warmup } : {}),
+    };
   return out;
 }
 
@@ -288,6 +298,7 @@ export function finishPools(raw: RawPools): Record<string, PoolConfig> {
       name,
       strategy: p.strategy,
       members: p.members.map((m) => ({ source: m.source, weight: m.weight })),
+      ...(p.warmupOverflow ? { warmupOverflow: p.warmupOverflow } : {}),
     };
   }
   return out;

@@ -21,6 +21,7 @@ import {
   tlsSchema,
 } from "./schema-inbound.ts";
 import { finishPolicy, policySchema } from "./schema-policy.ts";
+import { checkReputationReferences, finishReputation, reputationSchema } from "./schema-reputation.ts";
 import {
   checkReferences,
   finishPools,
@@ -32,6 +33,7 @@ import {
 } from "./schema-routing.ts";
 import { finishTenants, tenantsSchema } from "./schema-tenants.ts";
 import { value } from "./schema-value.ts";
+import { checkWarmupProviders, finishProviders, providersSchema } from "./schema-warmup.ts";
 import type { Config, HostPort, TransportConfig } from "./types.ts";
 import {
   EXPECTED,
@@ -246,6 +248,7 @@ export const instanceShape = {
   dkim: dkimSchema,
   feedback: feedbackSchema.optional(),
   tenants: tenantsSchema,
+  reputation: reputationSchema.optional(),
 };
 
 /** Keys shared by the whole fleet: the host's name, resolvers, addresses, and the one log. */
@@ -255,6 +258,7 @@ export const fleetWideShape = {
   dns: dnsSchema.prefault({}),
   sources: sourcesSchema.prefault({}),
   pools: poolsSchema.prefault({}),
+  providers: providersSchema.prefault({}),
   log: z
     .strictObject({
       format: z.enum(LOG_FORMATS).default("text"),
@@ -290,6 +294,18 @@ export function checkInstanceReferences(
   checkReferences(
     { sources: wide.sources, pools: wide.pools, routes: section.routes ?? [], transports },
     { addIssue: (issue) => (issue.path[0] === "pools" ? check.addIssue(issue) : sink.addIssue(issue)) },
+  );
+  checkWarmupProviders(wide.sources, wide.providers, check);
+  checkReputationReferences(
+    section.reputation,
+    {
+      sources: wide.sources,
+      pools: wide.pools,
+      transports: Object.fromEntries(
+        Object.entries(transports).map(([k, t]) => [k, { pool: t.pool, bindAddress: t.bindAddress }]),
+      ),
+    },
+    sink,
   );
   const name = section.delivery.defaultTransport;
   if (Object.hasOwn(transports, name)) return;
@@ -342,6 +358,8 @@ export function finishInstance(
     transports,
     sources: finishSources(wide.sources, hostnameValue),
     pools: finishPools(wide.pools),
+    // Absent unless the file names providers: the shipped groups apply then (schema-warmup.ts).
+    ...(Object.keys(wide.providers).length > 0 ? { providers: finishProviders(wide.providers) } : {}),
     routes: section.routes ?? [],
     bounce: {
       from: section.bounce.from ?? `MAILER-DAEMON@${hostnameValue}`,
@@ -353,6 +371,7 @@ export function finishInstance(
     dkim: finishDkim(ctx.baseDir, section.dkim),
     feedback: finishFeedback(ctx.baseDir, section.feedback),
     tenants: finishTenants(section.tenants),
+    reputation: finishReputation(section.reputation, ctx.baseDir),
   };
 }
 

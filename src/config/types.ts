@@ -5,6 +5,7 @@
  */
 import type { TenantsConfig } from "../feedback/tenant.ts";
 import type { FeedbackConfig } from "./schema-feedback.ts";
+import type { ReputationConfig } from "./schema-reputation.ts";
 
 export interface HostPort {
   host: string;
@@ -29,6 +30,22 @@ export interface SourceConfig {
   name: string;
   address: string;
   helo: string;
+  /** Daily caps per destination provider while the IP warms up (src/reputation/warmup*.ts). */
+  warmup?: WarmupConfig | null;
+}
+
+/** Messages per UTC day from day 1 on: a table, or start x growth^(day-1) up to a ceiling. */
+export type WarmupSchedule =
+  | { kind: "table"; days: number[] }
+  | { kind: "growth"; start: number; growth: number; ceiling: number };
+
+export interface WarmupConfig {
+  /** Unix ms of 00:00 UTC of day 1. */
+  startDate: number;
+  /** Past its cap: the pool's other members take the mail, or it waits for the next day. */
+  overflow: "warm_ips" | "wait";
+  /** By provider name (see Config.providers); "default" for every other destination. */
+  schedules: Record<string, WarmupSchedule>;
 }
 
 export type PoolStrategy = "round_robin" | "weighted" | "sticky";
@@ -39,6 +56,8 @@ export interface PoolConfig {
   strategy: PoolStrategy;
   /** Source names with weights (weight 1 unless given; only "weighted" uses it). */
   members: { source: string; weight: number }[];
+  /** Warm-up overflow for picks from this pool, over the members' own (src/reputation/warmup.ts). */
+  warmupOverflow?: "warm_ips" | "wait";
 }
 
 /** Per source IP x destination site limits of a transport. 0 = no limit. */
@@ -202,6 +221,11 @@ export interface Config {
   transports: Record<string, TransportConfig>;
   sources: Record<string, SourceConfig>;
   pools: Record<string, PoolConfig>;
+  /**
+   * Destination providers by MX host pattern, for warm-up schedules: the shipped groups with the
+   * file's `providers:` merged over them; absent when the file has none (the shipped ones apply).
+   */
+  providers?: Record<string, string[]>;
   /** Ordered; the first match wins; delivery.defaultTransport applies when none matches. */
   routes: RouteRule[];
   bounce: {
@@ -231,6 +255,8 @@ export interface Config {
   feedback?: FeedbackConfig;
   /** Where a message's tenant comes from (src/feedback/tenant.ts). */
   tenants: TenantsConfig;
+  /** Reputation control (src/reputation): automatic isolation of tenants; absent = none. */
+  reputation?: ReputationConfig;
 }
 
 export type DkimAlgorithm = "rsa-sha256" | "ed25519-sha256";

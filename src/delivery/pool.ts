@@ -32,8 +32,11 @@ export interface SourceHealth {
 }
 
 export interface SourceSelector {
-  /** The source for one delivery to `siteKey`; null = no pool and no bind address: OS default. */
-  pick(transport: TransportConfig, siteKey: string): SourcePick | null;
+  /**
+   * The source for one delivery to `siteKey`; null = no pool and no bind address: OS default.
+   * `accept` (warm-up) narrows the pool to the members it accepts, unless it accepts none.
+   */
+  pick(transport: TransportConfig, siteKey: string, accept?: (address: string) => boolean): SourcePick | null;
   /** The address could not be bound (EADDRNOTAVAIL...): unhealthy at once. */
   reportBindFailure(address: string, reason: string): void;
   /** A session could not be opened from `address` to `siteKey`. */
@@ -142,13 +145,20 @@ export function createSourceSelector(deps: SourceSelectorDeps): SourceSelector {
     );
   }
 
-  function pickFromPool(pool: PoolConfig, siteKey: string): SourcePick | null {
+  function pickFromPool(
+    pool: PoolConfig,
+    siteKey: string,
+    accept?: (address: string) => boolean,
+  ): SourcePick | null {
     const members = membersOf(deps.config(), pool);
     if (members.length === 0) return null;
     const state = poolState(pool, members);
-    let candidates = members.map((_, i) => i).filter((i) => isHealthy(members[i]!.address));
+    const all = members.map((_, i) => i);
+    const accepted = accept ? all.filter((i) => accept(members[i]!.address)) : all;
+    const usable = accepted.length > 0 ? accepted : all;
+    let candidates = usable.filter((i) => isHealthy(members[i]!.address));
     if (candidates.length === 0) {
-      candidates = members.map((_, i) => i);
+      candidates = usable;
       if (now() - state.allDownLoggedAt >= UNHEALTHY_FOR_MS) {
         state.allDownLoggedAt = now();
         logger.error(
@@ -163,12 +173,12 @@ export function createSourceSelector(deps: SourceSelectorDeps): SourceSelector {
   }
 
   return {
-    pick(transport, siteKey) {
+    pick(transport, siteKey, accept) {
       const config = deps.config();
       if (transport.pool !== null) {
         const pool = config.pools[transport.pool];
         if (pool) {
-          const picked = pickFromPool(pool, siteKey);
+          const picked = pickFromPool(pool, siteKey, accept);
           if (picked) return picked;
         }
         // The schema guarantees the pool exists; a pool with no known member falls through.

@@ -17,7 +17,7 @@ import { type AttributionStore, openAttributionStore } from "./attribution.ts";
 import { type Counters, openCounters } from "./counters.ts";
 import { createFeedbackSink, type FeedbackSink, providerOf } from "./counters-events.ts";
 import { createIngestor, type Ingestor } from "./ingest.ts";
-import type { BounceClass, SuppressionList } from "./types.ts";
+import type { BounceClass, FeedbackEvent, SuppressionList } from "./types.ts";
 import { ANY_RECIPIENT, type VerpSettings, verpAddress } from "./verp.ts";
 
 export interface InstanceFeedback {
@@ -54,11 +54,16 @@ export async function openInstanceFeedback(deps: {
   classify: (reply: Reply) => BounceClass;
   suppression: SuppressionList | null;
   now?: () => number;
+  /** Told of every counter event once it is counted (automatic isolation checks its tenant). */
+  onRecord?: (event: FeedbackEvent) => void;
 }): Promise<InstanceFeedback> {
   const first = deps.config();
   const dir = join(first.spoolDir, "feedback");
   const feedbackConfig = () => deps.config().feedback ?? NO_FEEDBACK;
-  const counters: Counters = await openCounters({ dir, ...(deps.now ? { now: deps.now } : {}) });
+  const counters: Counters = withRecordHook(
+    await openCounters({ dir, ...(deps.now ? { now: deps.now } : {}) }),
+    deps.onRecord,
+  );
   const attribution: AttributionStore = await openAttributionStore({
     dir,
     ...(deps.now ? { now: deps.now } : {}),
@@ -106,6 +111,20 @@ export async function openInstanceFeedback(deps: {
     async close() {
       await counters.close();
       await attribution.close();
+    },
+  };
+}
+
+function withRecordHook(
+  counters: Counters,
+  onRecord: ((event: FeedbackEvent) => void) | undefined,
+): Counters {
+  if (!onRecord) return counters;
+  return {
+    ...counters,
+    record(event) {
+      counters.record(event);
+      onRecord(event);
     },
   };
 }

@@ -18,8 +18,12 @@ import { loadBounceRulesFile } from "../feedback/classify-bounce.ts";
 import { type InstanceFeedback, openInstanceFeedback } from "../feedback/ingest-setup.ts";
 import { type FileSuppressionList, openSuppressionList, SUPPRESSION_FILE } from "../feedback/suppression.ts";
 import { checkMessageAtInjection, checkRecipientAtRcpt } from "../feedback/suppression-gate.ts";
+import type { FeedbackEvent } from "../feedback/types.ts";
 import type { NewMessage, Reply } from "../message/types.ts";
 import { createInboundPolicy } from "../policy/inbound-policy.ts";
+import { createInstanceBackoff } from "../reputation/backoff-setup.ts";
+import { openInstanceIsolation } from "../reputation/isolation-setup.ts";
+import { openInstanceWarmup } from "../reputation/warmup.ts";
 import { createDeliveryLog } from "../results/delivery-log.ts";
 import { createResultRecorder } from "../results/recorder.ts";
 import type { ResultRecorder } from "../results/types.ts";
@@ -69,6 +73,15 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
   const clock = options.clock ?? createInstanceClock();
   // Key files are read here: a missing or bad key stops the start with the file's name.
   let dkim = instanceDkimSigner(config);
+  // Adaptive backoff (src/reputation/backoff.ts): per source IP x site, on the instance clock.
+  // Its rules file is read here, so a bad one stops the start before the spool is opened.
+  const backoff = createInstanceBackoff({
+    config,
+    clock,
+    logger,
+    instance: name,
+    writeDeliveryLog: options.writeDeliveryLog,
+  });
   const spool = createSpool({ dir: config.spoolDir, logger });
   // The spool's lock comes first: the files beside it (suppression, feedback) have one writer,
   // the process holding the lock. Accept mail at once: the spool replays its old segments in
@@ -85,16 +98,32 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     },
   });
   // Feedback (src/feedback): suppression, VERP, attribution, counters, report ingestion.
+  let counted: (tenant: string | null) => void = () => {};
   const { suppression, rules, feedback } = await openFeedbackParts(
     config,
     name,
     logger,
     () => config,
     () => clock.now(),
+    (event) => counted(event.tenant),
   ).catch(async (err: unknown) => {
     await spool.close();
     throw err;
   });
+  // Automatic isolation of tenants (src/reputation/isolation.ts), fed by the counters.
+  const isolation = await openInstanceIsolation({
+    config: () => config,
+    instance: name,
+    clock,
+    logger,
+    writeDeliveryLog: options.writeDeliveryLog,
+    reputation: (filter) => feedback.reputation(filter),
+  }).catch(async (err: unknown) => {
+    await feedback.close();
+    await spool.close();
+    throw err;
+  });
+  counted = (tenant) => isolation.noteEvent(tenant);
 
   const log = createDeliveryLog({
     format: config.log.format,
@@ -102,6 +131,12 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     instance: name,
   });
   const sources = createSourceSelector({ config: () => config, logger });
+  // IP warm-up caps (src/reputation/warmup.ts): counters beside the spool, days on `clock`.
+  const warmup = openInstanceWarmup(
+    config.spoolDir,
+    () => config,
+    () => clock.now(),
+  );
   const results = createResultRecorder({
     spool,
     log,
@@ -115,6 +150,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     config: () => config,
     spool,
     sources,
+    warmup: warmup.warmup,
     resolver: createDestinationResolver({
       dns: createDnsResolver(config.dns),
       allowPrivateDestinations: config.delivery.allowPrivateDestinations,
@@ -127,6 +163,8 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     }),
     results,
     logger,
+    backoff,
+    isolation: (tenant) => isolation.routing(tenant),
   });
   // The scheduler exists now: hand it what recovery found so far, and the rest as it comes.
   enqueueRecovered = (message) => scheduler.enqueue(message);
@@ -168,9 +206,12 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
         handlers: {
           ...queueHandlers(name, scheduler, logger),
           sources: () => sourcesListing(sources.health()),
-          reputation: (filter) => feedback.reputation(filter),
+          reputation: (filter) => ({ ...feedback.reputation(filter), isolation: isolation.view() }),
+          isolation,
+          warmup: () => warmup.warmup.report(name),
           feedbackImport: (raw) => feedback.importReport(raw),
           suppression: { instance: name, list: suppression },
+          backoff: () => backoff.list(),
           ...(clock.advance ? { advanceClock: clock.advance } : {}),
         },
         logger,
@@ -224,6 +265,8 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       await spool.close();
       await feedback.close();
       await suppression.close();
+      warmup.close();
+      isolation.close();
       logger.info("instance stopped");
     },
   };
@@ -332,6 +375,7 @@ async function openFeedbackParts(
   logger: Logger,
   config: () => Config,
   now: () => number,
+  onRecord: (event: FeedbackEvent) => void,
 ) {
   const rules = loadBounceRulesFile(first.feedback?.bounceRules ?? undefined);
   if (!rules.ok) throw new Error(rules.errors.join("\n"));
@@ -343,6 +387,7 @@ async function openFeedbackParts(
     classify: (reply) => rules.classifier.classify(reply),
     suppression,
     now,
+    onRecord,
   });
   return { rules, suppression, feedback };
 }

@@ -8,6 +8,9 @@
 import type { SourceHealthView } from "../api-types/sources.ts";
 import type { Config, RouteRule, TransportConfig } from "../config/types.ts";
 import type { Resolution } from "../delivery/types.ts";
+import { type BackoffEntryView, describeBackoff } from "../reputation/backoff.ts";
+import type { WarmupRow } from "../reputation/warmup.ts";
+import { type CandidateWarmup, candidateWarmup } from "../reputation/warmup-explain.ts";
 import { recipientDomain, routeRecipient } from "./router.ts";
 
 /** What the CLI found out before explaining. */
@@ -22,6 +25,10 @@ export interface ExplainFacts {
   site: Resolution | null;
   /** Source health from the running instance, or why it is unknown. */
   health: { known: true; sources: SourceHealthView[] } | { known: false; reason: string };
+  /** Source IP x site pairs under adaptive backoff in the running instance (GET /v1/backoff). */
+  backoff?: BackoffEntryView[];
+  /** IP warm-up rows of the running instance (GET /v1/warmup); absent: from the config alone. */
+  warmup?: WarmupRow[];
 }
 
 export interface CandidateSource {
@@ -33,6 +40,10 @@ export interface CandidateSource {
   weight: number;
   /** null when health is unknown. */
   health: { healthy: boolean; reason: string | null; until: string | null } | null;
+  /** Adaptive backoff of this source toward the resolved site; absent when none (or unknown). */
+  backoff?: { state: "suspended" | "reduced"; until: string | null; delayMs: number; text: string };
+  /** IP warm-up toward the resolved site's provider; absent when no schedule applies. */
+  warmup?: CandidateWarmup;
 }
 
 export interface Explanation {
@@ -138,6 +149,15 @@ export function explainRoute(config: Config, facts: ExplainFacts): Explanation {
       : facts.site.kind === "site"
         ? { ok: true, key: facts.site.site.key, port: facts.site.site.port, hosts: facts.site.site.hosts }
         : { ok: false, reply: formatReply(facts.site.reply) };
+  const sources = candidates(config, transport, facts);
+  if (site?.ok === true) for (const s of sources) addBackoff(s, site.key, facts.backoff ?? []);
+  if (site?.ok === true) {
+    const names = site.hosts.map((h) => h.name);
+    for (const s of sources) {
+      const warmup = candidateWarmup(config, s.address, names, facts.warmup ?? null, Date.now());
+      if (warmup) s.warmup = warmup;
+    }
+  }
   return {
     ...base,
     rule: rule === null ? null : { index: rule.index, name: rule.name, conditions: describeConditions(rule) },
@@ -150,13 +170,21 @@ export function explainRoute(config: Config, facts: ExplainFacts): Explanation {
         transport.pool === null
           ? null
           : { name: transport.pool, strategy: config.pools[transport.pool]?.strategy ?? "?" },
-      sources: candidates(config, transport, facts),
+      sources,
       limits: { ...transport.limits },
       maxQueueLifetimeMs: transport.maxQueueLifetimeMs,
       retryScheduleMs: [...transport.retryScheduleMs],
     },
     site,
   };
+}
+
+/** Marks a candidate source that is suspended or slowed toward `siteKey`. */
+function addBackoff(source: CandidateSource, siteKey: string, entries: BackoffEntryView[]): void {
+  const entry = entries.find((e) => e.site === siteKey && e.source === (source.address ?? "default"));
+  if (!entry) return;
+  const { state, until, delayMs } = entry;
+  source.backoff = { state, until, delayMs, text: describeBackoff(entry) };
 }
 
 function formatReply(reply: { code: number; enhanced: string | null; text: string }): string {
@@ -221,7 +249,7 @@ export function formatExplanation(e: Explanation): string {
     const name = s.name === null ? "" : `${s.name} `;
     const weight = t.pool?.strategy === "weighted" ? `, weight ${s.weight}` : "";
     lines.push(
-      `      ${name}${s.address ?? "(OS default)"} helo ${s.helo}${weight}: ${healthText(s, e.health)}`,
+      `      ${name}${s.address ?? "(OS default)"} helo ${s.helo}${weight}: ${healthText(s, e.health)}${s.backoff ? `; backoff: ${s.backoff.text}` : ""}${s.warmup ? `; ${s.warmup.text}` : ""}`,
     );
   }
   if (!e.health.known) lines.push(`    health: unknown (${e.health.reason})`);

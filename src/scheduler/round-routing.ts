@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { Config, RouteRule, TransportConfig } from "../config/types.ts";
 import type { DestinationResolver } from "../delivery/types.ts";
 import type { RecipientOutcome } from "../message/types.ts";
+import type { IsolationRouting } from "../reputation/isolation.ts";
 import { recipientDomain, routeRecipient, routesNeedMx } from "../routing/router.ts";
 import type { QueuedMessage } from "../spool/types.ts";
 
@@ -38,12 +39,15 @@ export async function routeRound(deps: {
   logger: Logger;
   message: QueuedMessage;
   pending: number[];
+  /** Automatic isolation of the message's tenant (src/reputation/isolation.ts); absent: none. */
+  isolation?: (tenant: string | null) => IsolationRouting | null;
 }): Promise<RoutedRound> {
   const { config, message } = deps;
   const mxByDomain = await mxHostsForRouting(deps);
   const round: RoundRecipient[] = [];
   const outcomes: RecipientOutcome[] = [];
   const groups = new Map<string, RecipientGroup>();
+  const isolated = deps.isolation?.(message.tenant ?? null) ?? null;
   for (const index of deps.pending) {
     const recipient = message.recipients[index]!.address;
     const mxHosts = mxByDomain.get(recipientDomain(recipient) ?? "") ?? null;
@@ -64,8 +68,22 @@ export async function routeRound(deps: {
       });
       continue;
     }
-    const { rule, transport, domain } = routed.route;
+    const { rule, domain } = routed.route;
+    const transport =
+      isolated?.action === "quarantine"
+        ? quarantined(routed.route.transport, isolated.pool)
+        : routed.route.transport;
     round.push({ index, transport });
+    if (isolated?.action === "pause") {
+      outcomes.push({
+        kind: "deferred",
+        recipientIndex: index,
+        reply: { code: 451, enhanced: "4.7.1", text: isolated.reason },
+        scope: "message",
+        relay: null,
+      });
+      continue;
+    }
     if (mxByDomain.size > 0 && mxHosts === null && mayDependOnMx(config, rule)) {
       outcomes.push({
         kind: "deferred",
@@ -126,4 +144,12 @@ function mayDependOnMx(config: Config, decided: RouteRule | null): boolean {
   const firstMx = config.routes.findIndex((r) => r.match.mx !== null);
   if (firstMx < 0) return false;
   return decided === null || config.routes.indexOf(decided) > firstMx;
+}
+
+/**
+ * The transport an isolated tenant's mail takes: its route's, leaving only from the quarantine
+ * pool (no bind address to fall back on). Its own name keeps its site queues apart.
+ */
+export function quarantined(transport: TransportConfig, pool: string): TransportConfig {
+  return { ...transport, name: `${transport.name}~isolated-${pool}`, pool, bindAddress: null };
 }

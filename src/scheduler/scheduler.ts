@@ -16,13 +16,16 @@ import type { Config, TransportConfig } from "../config/types.ts";
 import { createSourceSelector, type SourcePick, type SourceSelector } from "../delivery/pool.ts";
 import type { DeliveryJob, DestinationResolver, Site, SiteConnector } from "../delivery/types.ts";
 import type { QueueId, RecipientOutcome } from "../message/types.ts";
+import type { BackoffGate } from "../reputation/backoff.ts";
+import type { IsolationRouting } from "../reputation/isolation.ts";
+import type { SiteWarmup, Warmup } from "../reputation/warmup.ts";
 import type { DelayedRecipient, FinalFailure, ResultRecorder } from "../results/types.ts";
 import type { DeferralInfo, QueuedMessage, Spool } from "../spool/types.ts";
 import { DueQueue } from "./due-queue.ts";
 import { type QueueOpResult, QueueOps, type Selection } from "./queue-ops.ts";
 import { isExpired, retryDelay } from "./retry.ts";
 import { type RoundRecipient, routeRound } from "./round-routing.ts";
-import { type Clock, failJob, failureOutcome, SiteQueue } from "./site-queue.ts";
+import { type Clock, failJob, failureOutcome, type QueueResult, SiteQueue } from "./site-queue.ts";
 
 export interface SchedulerDeps {
   /** A getter, so a reloaded config applies to the next activation. */
@@ -37,6 +40,12 @@ export interface SchedulerDeps {
   clock?: Clock;
   /** Messages in delivery at once; the rest wait in the due queue (bounds memory). */
   maxActive?: number;
+  /** Adaptive backoff per source IP x site (src/reputation/backoff.ts); none by default. */
+  backoff?: BackoffGate;
+  /** IP warm-up caps (src/reputation/warmup.ts); none by default. */
+  warmup?: Warmup;
+  /** Automatic isolation of tenants (src/reputation/isolation.ts); none by default. */
+  isolation?: (tenant: string | null) => IsolationRouting | null;
 }
 
 export interface QueueEntry {
@@ -61,6 +70,8 @@ export class Scheduler {
   #roundsInFlight = new Set<Promise<void>>();
   #sitesSweptAt = 0;
   readonly #ops: QueueOps;
+  /** Recipients deferred by a warm-up cap this round, and when the next UTC day starts. */
+  readonly #warmupWaits = new Map<QueueId, { until: number; indexes: Set<number> }>();
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
@@ -216,6 +227,7 @@ export class Scheduler {
       logger: this.#deps.logger,
       message,
       pending,
+      ...(this.#deps.isolation ? { isolation: this.#deps.isolation } : {}),
     });
     // Resolve each group to a site; recipients on the same site travel in one transaction.
     const bySite = new Map<string, { site: Site; indexes: number[] }>();
@@ -310,17 +322,24 @@ export class Scheduler {
       // roundFinished records the failures durably and sets their states.
       this.#enqueueDsn(await this.#deps.results.roundFinished(message, failures));
     }
+    // Recipients that only wait for a warm-up cap retry when the next UTC day starts.
+    const warmupWait = this.#warmupWaits.get(message.id);
+    this.#warmupWaits.delete(message.id);
+    const retryAt =
+      warmupWait && delayed.every((d) => warmupWait.indexes.has(d.index))
+        ? Math.max(nextAttemptAt, warmupWait.until)
+        : nextAttemptAt;
     if (stillPending) {
       const delayWarned = await this.#warnIfLate(message, delayed, retryUntil, now);
       const deferral: DeferralInfo = {
         attempts: attemptsSoFar(message) + 1,
-        nextAttemptAt,
+        nextAttemptAt: retryAt,
         reasons,
         ...(delayWarned ? { delayWarned: true } : {}),
       };
       message.deferral = deferral;
       this.#deps.spool.recordDeferral(message.id, deferral);
-      this.#due.schedule(message.id, nextAttemptAt);
+      this.#due.schedule(message.id, retryAt);
     } else if (message.recipients.every((r) => r.state !== "pending")) {
       this.#messages.delete(message.id);
     } else {
@@ -365,16 +384,48 @@ export class Scheduler {
    * another member of the pool (if there is one): the job goes there, once.
    */
   async #deliverToSite(site: Site, job: DeliveryJob): Promise<RecipientOutcome[]> {
-    const first = this.#readyQueue(site, this.#sources.pick(site.transport, site.key));
-    const result = await first.deliver(job);
+    // Warm-up: the pool skips IPs past today's cap for this provider (overflow warm_ips).
+    const warmup = this.#deps.warmup?.forSite(site) ?? null;
+    const accept = warmup ? (address: string) => warmup.accept(address) : undefined;
+    const source = this.#sources.pick(site.transport, site.key, accept);
+    const from = source?.address ?? site.transport.bindAddress;
+    const result = await this.#deliverFrom(site, source, job, warmup);
     if (result.kind === "done" || !this.#running) return result.outcomes;
-    const again = this.#sources.pick(site.transport, site.key);
-    if (!again || again.address === first.source) return result.outcomes;
+    const again = this.#sources.pick(site.transport, site.key, accept);
+    if (!again || again.address === from) return result.outcomes;
     this.#deps.logger.info(
-      { id: job.id, site: site.key, from: first.source, to: again.address },
+      { id: job.id, site: site.key, from, to: again.address },
       "source unusable: moving the job to another source of the pool",
     );
-    return (await this.#readyQueue(site, again).deliver(job)).outcomes;
+    return (await this.#deliverFrom(site, again, job, warmup)).outcomes;
+  }
+
+  /** One try from one source: counted against its warm-up cap first, or deferred to the next day. */
+  async #deliverFrom(
+    site: Site,
+    source: SourcePick | null,
+    job: DeliveryJob,
+    warmup: SiteWarmup | null,
+  ): Promise<QueueResult> {
+    const reserved = warmup?.reserve(source?.address ?? site.transport.bindAddress) ?? null;
+    if (reserved && !reserved.ok) {
+      const until = this.#clock.now() + reserved.waitMs;
+      const wait = this.#warmupWaits.get(job.id) ?? { until, indexes: new Set<number>() };
+      wait.until = Math.max(wait.until, until);
+      for (const r of job.recipients) wait.indexes.add(r.index);
+      this.#warmupWaits.set(job.id, wait);
+      this.#deps.logger.info(
+        { id: job.id, site: site.key, reason: reserved.reply.text },
+        "warm-up cap: waiting",
+      );
+      return {
+        kind: "done",
+        outcomes: failJob(job, { permanent: false, reply: reserved.reply, scope: "source" }),
+      };
+    }
+    const result = await this.#readyQueue(site, source).deliver(job);
+    if (reserved?.ok) reserved.hold?.settle(result.outcomes);
+    return result;
   }
 
   #readyQueue(site: Site, source: SourcePick | null): SiteQueue {
@@ -392,6 +443,7 @@ export class Scheduler {
         clock: this.#clock,
         deadForMs: Math.min(60_000, site.transport.retryScheduleMs[0] ?? 60_000),
         ...(source ? { events: this.#sourceEvents(source.address, site.key) } : {}),
+        ...(this.#deps.backoff ? { backoff: this.#deps.backoff } : {}),
       });
       this.#sites.set(key, queue);
     } else {

@@ -9,6 +9,8 @@
  *     (each start reserves the next slot synchronously, and the job waits for its slot on a timer);
  *   - maxPerHour: jobs taken in the rolling hour (a job that never reached the destination gives
  *     its slot back); past the cap a job is deferred at once.
+ * Adaptive backoff (src/reputation/backoff.ts), when given, may suspend the queue (jobs are deferred
+ * at once, scope "source") or lengthen its rate delay; it sees every reply the peer gave.
  * When no host of the site takes a connection, the queue is "dead" for a short while and every
  * job fails fast with the same reply, so a dead destination costs nothing to the others (Postfix's
  * qmgr does the same). When the source address cannot even be bound, nothing is wrong with the
@@ -17,6 +19,7 @@
 import type { Logger } from "pino";
 import type { DeliveryJob, Site, SiteConnector } from "../delivery/types.ts";
 import type { FailureScope, RecipientOutcome, Reply } from "../message/types.ts";
+import type { BackoffGate } from "../reputation/backoff.ts";
 
 export interface Clock {
   now(): number;
@@ -61,6 +64,8 @@ export interface SiteQueueOptions {
   /** How long a site stays dead after every host failed. */
   deadForMs: number;
   events?: SourceEvents;
+  /** Adaptive backoff (src/reputation/backoff.ts): suspensions and a reduced start rate. */
+  backoff?: BackoffGate;
 }
 
 const HOUR_MS = 3_600_000;
@@ -72,6 +77,7 @@ export class SiteQueue {
   readonly #clock: Clock;
   readonly #deadForMs: number;
   readonly #events: SourceEvents | null;
+  readonly #backoff: BackoffGate | null;
   readonly #queue: Pending[] = [];
   /** Idle connections waiting for work; calling one hands it a job (or null to close). */
   readonly #idle: ((next: Pending | null) => void)[] = [];
@@ -92,6 +98,7 @@ export class SiteQueue {
     this.#clock = options.clock;
     this.#deadForMs = options.deadForMs;
     this.#events = options.events ?? null;
+    this.#backoff = options.backoff ?? null;
   }
 
   get connections(): number {
@@ -113,7 +120,7 @@ export class SiteQueue {
    */
   get isIdle(): boolean {
     if (this.#queue.length > 0 || this.#connections > 0) return false;
-    if (this.#clock.now() < this.#lastStartAt + this.site.transport.limits.rateDelayMs) return false;
+    if (this.#clock.now() < this.#lastStartAt + this.#rateDelayMs()) return false;
     return this.#hourlyCount() === 0;
   }
 
@@ -125,7 +132,7 @@ export class SiteQueue {
         resolve(done(failJob(job, dead ?? stoppedFailure())));
         return;
       }
-      const capped = this.#hourlyCapFailure();
+      const capped = this.#backoffFailure() ?? this.#hourlyCapFailure();
       if (capped) {
         resolve(done(failJob(job, capped)));
         return;
@@ -157,6 +164,21 @@ export class SiteQueue {
     if (this.#dead && this.#dead.until > this.#clock.now()) return this.#dead;
     this.#dead = null;
     return null;
+  }
+
+  /** The start interval: the transport's rate_delay, or longer while backoff reduces the rate. */
+  #rateDelayMs(): number {
+    const configured = this.site.transport.limits.rateDelayMs;
+    return this.#backoff ? this.#backoff.rateDelayMs(this.source, this.site, configured) : configured;
+  }
+
+  /**
+   * Adaptive backoff suspended this source IP x site: the job is deferred at once (scope
+   * "source", like the hourly cap) and waits for its next retry; nothing reaches the site.
+   */
+  #backoffFailure(): Failure | null {
+    const reply = this.#backoff?.suspension(this.source, this.site) ?? null;
+    return reply ? { permanent: false, reply, scope: "source" } : null;
   }
 
   #hourlyCount(): number {
@@ -218,14 +240,14 @@ export class SiteQueue {
    * fires late for one of them.
    */
   async #waitForStartSlot(): Promise<void> {
-    if (this.site.transport.limits.rateDelayMs <= 0) return;
+    if (this.#rateDelayMs() <= 0) return;
     const previous = this.#startGate;
     let started = () => {};
     this.#startGate = new Promise<void>((resolve) => {
       started = resolve;
     });
     await previous;
-    const due = () => this.#lastStartAt + this.site.transport.limits.rateDelayMs - this.#clock.now();
+    const due = () => this.#lastStartAt + this.#rateDelayMs() - this.#clock.now();
     // A timer may fire a little early by the clock's reckoning: wait out any remainder.
     for (let wait = due(); wait > 0; wait = due()) await sleep(wait);
     this.#lastStartAt = this.#clock.now();
@@ -260,6 +282,7 @@ export class SiteQueue {
         return;
       }
       this.#events?.connectFailed();
+      this.#backoff?.observe(this.source, this.site, opened.reply, this.site.transport.limits.rateDelayMs);
       this.#dead = {
         until: this.#clock.now() + this.#deadForMs,
         permanent: opened.permanent,
@@ -284,7 +307,14 @@ export class SiteQueue {
           this.#fail(next, stoppedFailure());
           break;
         }
-        next.resolve(done(await session.deliver(next.job)));
+        const suspended = this.#backoffFailure();
+        if (suspended) {
+          for (const p of [next, ...this.#queue.splice(0)]) this.#fail(p, suspended);
+          break;
+        }
+        const outcomes = await session.deliver(next.job);
+        this.#backoff?.observe(this.source, this.site, outcomes, this.site.transport.limits.rateDelayMs);
+        next.resolve(done(outcomes));
         if (!session.usable || this.#stopped) break;
       }
     } finally {
