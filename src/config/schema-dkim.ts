@@ -16,7 +16,7 @@ import { isAbsolute, resolve } from "node:path";
 
 import { z } from "zod";
 import { DkimKeyError, loadSigners } from "../dkim/keys.ts";
-import { value } from "./schema-value.ts";
+import { type IssueSink, value } from "./schema-value.ts";
 import type { DkimAlgorithm, DkimConfig, DkimSignerConfig, InstanceRole } from "./types.ts";
 import { EXPECTED, isHostname } from "./values.ts";
 
@@ -89,16 +89,6 @@ export function finishDkim(baseDir: string, dkim: DkimConfig): DkimConfig {
   return { signers: dkim.signers.map((s) => ({ ...s, keyFile: resolveIn(baseDir, s.keyFile) })) };
 }
 
-type Sink = {
-  addIssue(issue: {
-    code: "custom";
-    path: (string | number)[];
-    input: unknown;
-    message: string;
-    params: object;
-  }): void;
-};
-
 /**
  * Checks what a `dkim` section refers to: each key file is readable, a PEM RSA (>= 1024 bits)
  * or Ed25519 private key, and fits the algorithm given. Only delivering roles sign: a relaying
@@ -109,7 +99,7 @@ export function checkDkim(
   section: { dkim: DkimConfig },
   role: InstanceRole,
   at: (string | number)[],
-  check: Sink,
+  check: IssueSink,
 ): void {
   const { signers } = section.dkim;
   if (signers.length === 0) return;

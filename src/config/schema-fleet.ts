@@ -25,6 +25,7 @@ import {
 import { checkDkim } from "./schema-dkim.ts";
 import { checkInboundFiles } from "./schema-inbound.ts";
 import { unknownName } from "./schema-routing.ts";
+import type { IssueSink } from "./schema-value.ts";
 import type { Config, FleetConfig, InstanceRole, ListenerConfig } from "./types.ts";
 
 export const INSTANCE_ROLES = ["submission", "input", "output", "all"] as const;
@@ -58,9 +59,7 @@ const instanceSection = z.strictObject({
 });
 type Section = z.output<typeof instanceSection>;
 
-type Sink = Parameters<typeof checkInstanceReferences>[3];
-
-function issue(check: Sink, path: (string | number)[], input: unknown, expected: string): void {
+function issue(check: IssueSink, path: (string | number)[], input: unknown, expected: string): void {
   check.addIssue({ code: "custom", path, input, message: `expected ${expected}`, params: { expected } });
 }
 
@@ -146,7 +145,10 @@ function parseListen(text: string): ListenerConfig {
  * relay_to of each relaying instance: as written, or the fleet's only delivering instance. With
  * `check`, reports unknown targets and a missing relay_to where no default exists.
  */
-function resolveRelayTargets(instances: Record<string, Section>, check: Sink | null): Map<string, string> {
+function resolveRelayTargets(
+  instances: Record<string, Section>,
+  check: IssueSink | null,
+): Map<string, string> {
   const names = Object.keys(instances);
   const delivering = names.filter((n) => DELIVERING.includes(instances[n]!.role));
   const targets = new Map<string, string>();
@@ -172,7 +174,7 @@ function resolveRelayTargets(instances: Record<string, Section>, check: Sink | n
 }
 
 /** Only delivering roles have transports and routes; relay_to is for the others. */
-function checkRole(name: string, section: Section, target: string | undefined, check: Sink): void {
+function checkRole(name: string, section: Section, target: string | undefined, check: IssueSink): void {
   const at = ["instances", name];
   if (DELIVERING.includes(section.role)) {
     if (section.relay_to !== undefined) {
@@ -205,7 +207,7 @@ function checkRole(name: string, section: Section, target: string | undefined, c
 function checkRelayLoops(
   instances: Record<string, Section>,
   targets: Map<string, string>,
-  check: Sink,
+  check: IssueSink,
 ): void {
   for (const start of targets.keys()) {
     const chain = [start];
@@ -227,7 +229,7 @@ function checkRelayLoops(
 }
 
 /** Each instance needs its own spool (it is locked) and its own listening addresses. */
-function checkShared(ctx: SchemaContext, instances: Record<string, Section>, check: Sink): void {
+function checkShared(ctx: SchemaContext, instances: Record<string, Section>, check: IssueSink): void {
   const spools = new Map<string, string>();
   const listeners = new Map<string, string>();
   for (const [name, section] of Object.entries(instances)) {

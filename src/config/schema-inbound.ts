@@ -14,7 +14,7 @@ import { isAbsolute, resolve } from "node:path";
 import { createSecureContext } from "node:tls";
 
 import { z } from "zod";
-import { value } from "./schema-value.ts";
+import { type IssueSink, value } from "./schema-value.ts";
 
 import type { AuthConfig, InstanceRole, ListenerConfig, ListenerTls, TlsFiles } from "./types.ts";
 import { EXPECTED, parseDuration, parseHostPort } from "./values.ts";
@@ -89,17 +89,7 @@ export function defaultGreetPauseMs(role: InstanceRole): number {
   return role === "input" ? 1000 : 0;
 }
 
-type Sink = {
-  addIssue(issue: {
-    code: "custom";
-    path: (string | number)[];
-    input: unknown;
-    message: string;
-    params: object;
-  }): void;
-};
-
-function issue(check: Sink, path: (string | number)[], input: unknown, expected: string): void {
+function issue(check: IssueSink, path: (string | number)[], input: unknown, expected: string): void {
   check.addIssue({ code: "custom", path, input, message: `expected ${expected}`, params: { expected } });
 }
 
@@ -124,7 +114,7 @@ export function checkInboundFiles(
     listen?: ListenerConfig[] | undefined;
   },
   at: (string | number)[],
-  check: Sink,
+  check: IssueSink,
 ): void {
   const { tls } = section;
   if (tls !== null) {

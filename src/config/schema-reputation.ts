@@ -19,7 +19,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { value } from "./schema-value.ts";
+import { type IssueSink, value } from "./schema-value.ts";
 
 export const ISOLATION_WINDOWS = ["1h", "24h", "7d"] as const;
 export type IsolationWindow = (typeof ISOLATION_WINDOWS)[number];
@@ -111,16 +111,6 @@ export function finishReputation(section: ReputationSection | undefined, baseDir
         }
       : null,
   };
-}
-
-interface IssueSink {
-  addIssue(issue: {
-    code: "custom";
-    path: (string | number)[];
-    input: unknown;
-    message: string;
-    params: object;
-  }): void;
 }
 
 /**

@@ -15,3 +15,14 @@ export function value<T>(expected: string, parse: (input: unknown) => T | undefi
     return out;
   });
 }
+
+/** Where cross-field checks report: zod's refinement context, or a wrapper that prefixes paths. */
+export interface IssueSink {
+  addIssue(issue: {
+    code: "custom";
+    path: (string | number)[];
+    input: unknown;
+    message: string;
+    params: object;
+  }): void;
+}

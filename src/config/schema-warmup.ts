@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 
-import { value } from "./schema-value.ts";
+import { type IssueSink, value } from "./schema-value.ts";
 import type { WarmupConfig, WarmupSchedule } from "./types.ts";
 import { isHostname } from "./values.ts";
 
@@ -96,16 +96,6 @@ export function finishProviders(raw: Record<string, string[]>): Record<string, s
   for (const [name, patterns] of Object.entries(DEFAULT_PROVIDERS)) out[name] = [...patterns];
   for (const [name, patterns] of Object.entries(raw)) out[name.toLowerCase()] = patterns;
   return out;
-}
-
-interface IssueSink {
-  addIssue(issue: {
-    code: "custom";
-    path: (string | number)[];
-    input: unknown;
-    message: string;
-    params: object;
-  }): void;
 }
 
 /** Each schedule must name a configured provider (or "default"). */

@@ -32,7 +32,7 @@ import {
   unknownName,
 } from "./schema-routing.ts";
 import { finishTenants, tenantsSchema } from "./schema-tenants.ts";
-import { value } from "./schema-value.ts";
+import { type IssueSink, value } from "./schema-value.ts";
 import { checkWarmupProviders, finishProviders, providersSchema } from "./schema-warmup.ts";
 import type { Config, HostPort, TransportConfig } from "./types.ts";
 import {
@@ -276,15 +276,7 @@ export function checkInstanceReferences(
   section: InstanceSection,
   wide: FleetWide,
   at: (string | number)[],
-  check: {
-    addIssue(issue: {
-      code: "custom";
-      path: (string | number)[];
-      input: unknown;
-      message: string;
-      params: object;
-    }): void;
-  },
+  check: IssueSink,
 ): void {
   const sink = {
     addIssue: (issue: Parameters<typeof check.addIssue>[0]) =>
