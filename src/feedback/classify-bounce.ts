@@ -5,9 +5,10 @@
  * nothing matching is "other". Rules are checked when loaded, so a bad regular expression or an
  * unknown class is reported as file:line:col before the instance starts, never at delivery time.
  */
-import { readFileSync } from "node:fs";
+
 import { fileURLToPath } from "node:url";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
+import { type At, openRulesDocument, readRulesText } from "../config/rules-file.ts";
 import type { Reply } from "../message/types.ts";
 import { BOUNCE_CLASSES, type BounceClass } from "./types.ts";
 
@@ -67,35 +68,15 @@ export function lastErrorOf(reply: Reply): Reply {
 }
 
 export function loadBounceRulesFile(file: string = DEFAULT_BOUNCE_RULES): RulesLoad {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    return { ok: false, errors: [`${file}: cannot read bounce rules: ${(err as Error).message}`] };
-  }
-  return parseBounceRules(text, file);
+  const read = readRulesText(file, "bounce rules");
+  return read.ok ? parseBounceRules(read.text, file) : read;
 }
 
 /** Parses and checks rules text; every problem is reported as "file:line:col: message". */
 export function parseBounceRules(text: string, file: string): RulesLoad {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const errors: string[] = [];
-  const at = (node: Node | null | undefined, message: string) => {
-    const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
-    errors.push(`${file}:${pos.line}:${pos.col}: ${message}`);
-  };
-  for (const error of doc.errors) {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    errors.push(`${file}:${line}:${col}: ${error.message.split("\n")[0]}`);
-  }
-  if (errors.length > 0) return { ok: false, errors };
-  const root = doc.contents;
-  const list = isMap(root) ? root.get("rules", true) : null;
-  if (!isSeq(list)) {
-    at(isMap(root) ? (root.items[0]?.key as Node | undefined) : root, "expected a top-level `rules:` list");
-    return { ok: false, errors };
-  }
+  const opened = openRulesDocument(text, file);
+  if (!opened.ok) return opened;
+  const { root, rules: list, at, errors } = opened;
   const rules: BounceRule[] = [];
   for (const item of list.items) {
     if (!isMap(item)) {
@@ -108,8 +89,6 @@ export function parseBounceRules(text: string, file: string): RulesLoad {
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, classifier: createClassifier(rules, file) };
 }
-
-type At = (node: Node | null | undefined, message: string) => void;
 
 function parseRule(item: YAMLMap, at: At): BounceRule | null {
   let ok = true;

@@ -6,9 +6,10 @@
  * another) and checked when loaded, so a bad pattern is reported as file:line:col before the
  * instance starts, never at delivery time (same approach as src/feedback/classify-bounce.ts).
  */
-import { readFileSync } from "node:fs";
+
 import { fileURLToPath } from "node:url";
-import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
+import { type At, openRulesDocument, readRulesText } from "../config/rules-file.ts";
 import { parseDuration } from "../config/values.ts";
 import type { Reply } from "../message/types.ts";
 
@@ -95,38 +96,16 @@ export function matchBackoffRule(
 }
 
 export function loadBackoffRulesFile(file: string = DEFAULT_BACKOFF_RULES): BackoffRulesLoad {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    return { ok: false, errors: [`${file}: cannot read backoff rules: ${(err as Error).message}`] };
-  }
-  return parseBackoffRules(text, file);
+  const read = readRulesText(file, "backoff rules");
+  return read.ok ? parseBackoffRules(read.text, file) : read;
 }
-
-type At = (node: Node | null | undefined, message: string) => void;
 
 /** Parses and checks rules text; every problem is reported as "file:line:col: message". */
 export function parseBackoffRules(text: string, file: string): BackoffRulesLoad {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  const errors: string[] = [];
-  const at: At = (node, message) => {
-    const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
-    errors.push(`${file}:${pos.line}:${pos.col}: ${message}`);
-  };
-  for (const error of doc.errors) {
-    const { line, col } = lineCounter.linePos(error.pos[0]);
-    errors.push(`${file}:${line}:${col}: ${error.message.split("\n")[0]}`);
-  }
-  if (errors.length > 0) return { ok: false, errors };
-  const root = doc.contents;
-  const list = isMap(root) ? root.get("rules", true) : null;
-  if (!isSeq(list)) {
-    at(isMap(root) ? (root.items[0]?.key as Node | undefined) : root, "expected a top-level `rules:` list");
-    return { ok: false, errors };
-  }
-  const settings = parseSettings(isMap(root) ? root.get("settings", true) : undefined, at);
+  const opened = openRulesDocument(text, file);
+  if (!opened.ok) return opened;
+  const { root, rules: list, at, errors } = opened;
+  const settings = parseSettings(root.get("settings", true), at);
   const rules: BackoffRule[] = [];
   for (const item of list.items) {
     if (!isMap(item)) {

@@ -1,0 +1,53 @@
+/**
+ * Reading an editable YAML rules file (rules/bounce-classes.yaml, rules/backoff.yaml): the
+ * document's top-level `rules:` list, and a reporter that turns a problem at a YAML node into
+ * "file:line:col: message", the form every config error takes. Each rules module then checks its
+ * own rule shape.
+ */
+import { readFileSync } from "node:fs";
+import { isMap, isSeq, LineCounter, type Node, parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
+
+/** Reports a problem at a node (its start), or at 1:1 when there is none. */
+export type At = (node: Node | null | undefined, message: string) => void;
+
+export type RulesDocument =
+  | { ok: true; root: YAMLMap; rules: YAMLSeq; at: At; errors: string[] }
+  | { ok: false; errors: string[] };
+
+/** Reads `file`; `what` names it in the error ("bounce rules"). */
+export function readRulesText(
+  file: string,
+  what: string,
+): { ok: true; text: string } | { ok: false; errors: string[] } {
+  try {
+    return { ok: true, text: readFileSync(file, "utf8") };
+  } catch (err) {
+    return { ok: false, errors: [`${file}: cannot read ${what}: ${(err as Error).message}`] };
+  }
+}
+
+/**
+ * Parses rules text. On success, `errors` is the list `at` appends to: the caller checks each rule,
+ * reports through `at`, and fails when `errors` is not empty at the end.
+ */
+export function openRulesDocument(text: string, file: string): RulesDocument {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const errors: string[] = [];
+  const at: At = (node, message) => {
+    const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
+    errors.push(`${file}:${pos.line}:${pos.col}: ${message}`);
+  };
+  for (const error of doc.errors) {
+    const { line, col } = lineCounter.linePos(error.pos[0]);
+    errors.push(`${file}:${line}:${col}: ${error.message.split("\n")[0]}`);
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  const root = doc.contents;
+  const list = isMap(root) ? root.get("rules", true) : null;
+  if (!isMap(root) || !isSeq(list)) {
+    at(isMap(root) ? (root.items[0]?.key as Node | undefined) : root, "expected a top-level `rules:` list");
+    return { ok: false, errors };
+  }
+  return { ok: true, root, rules: list, at, errors };
+}
