@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { AdminEndpoint } from "../api-types/queue.ts";
+import type { AdminEndpoint, FleetReport } from "../api-types/queue.ts";
 import type { Config, FleetConfig } from "../config/types.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 
@@ -107,4 +107,44 @@ export function adminCallEach<T>(
       return { instance: config.instance.name, result };
     }),
   );
+}
+
+export function heading(instance: string): string {
+  return `== ${instance} ==`;
+}
+
+/**
+ * The fleet-wide report of one admin call per instance, and its text: "sections" puts each
+ * instance under a heading (listings), "lines" gives one "instance: text" line each (actions).
+ */
+export function fleetReport<T>(
+  answers: { instance: string; result: AdminResult<T> }[],
+  describe: (value: T) => string,
+  style: "sections" | "lines" = "sections",
+): { report: FleetReport<T>; text: string } {
+  const report: FleetReport<T> = { instances: [], unreachable: [] };
+  const parts: string[] = [];
+  for (const { instance, result } of answers) {
+    const label = style === "sections" ? heading(instance) : `${instance}:`;
+    if (result.ok) {
+      report.instances.push(result.value);
+      parts.push(`${label}${style === "sections" ? "\n" : " "}${describe(result.value)}`);
+    } else {
+      report.unreachable.push({ instance, reason: result.reason });
+      parts.push(`${label} ${result.reason}`);
+    }
+  }
+  return { report, text: parts.join(style === "sections" ? "\n\n" : "\n") };
+}
+
+/** Prints a fleetReport (as JSON with `json`); fails only when no instance answered. */
+export function printFleetReport<T>(
+  answers: { instance: string; result: AdminResult<T> }[],
+  describe: (value: T) => string,
+  json: boolean,
+  style: "sections" | "lines" = "sections",
+): number {
+  const { report, text } = fleetReport(answers, describe, style);
+  console.log(json ? JSON.stringify(report, null, 2) : text);
+  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
 }

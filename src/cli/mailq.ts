@@ -4,9 +4,8 @@
  * is one line in the report; the exit code is non-zero only when no instance could be asked.
  */
 import { parseArgs } from "node:util";
-import type { FleetReport, QueueListing } from "../api-types/queue.ts";
-import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
-import { EXIT } from "./exit-codes.ts";
+import type { QueueListing } from "../api-types/queue.ts";
+import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 export async function runMailq(args: string[]): Promise<number> {
@@ -20,23 +19,7 @@ export async function runMailq(args: string[]): Promise<number> {
   });
   const instances = selectInstances(loadFleetOrExit(values.config), values.instance);
   const answers = await adminCallEach(instances, (c) => adminCall<QueueListing>(c, "GET", "/v1/queue"));
-  const report: FleetReport<QueueListing> = { instances: [], unreachable: [] };
-  const sections: string[] = [];
-  for (const { instance, result } of answers) {
-    if (result.ok) {
-      report.instances.push(result.value);
-      sections.push(`${heading(instance)}\n${formatMailq(result.value)}`);
-    } else {
-      report.unreachable.push({ instance, reason: result.reason });
-      sections.push(`${heading(instance)} ${result.reason}`);
-    }
-  }
-  console.log(values.json ? JSON.stringify(report, null, 2) : sections.join("\n\n"));
-  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
-}
-
-export function heading(instance: string): string {
-  return `== ${instance} ==`;
+  return printFleetReport(answers, formatMailq, values.json);
 }
 
 /**

@@ -11,7 +11,6 @@
 import { parseArgs } from "node:util";
 import {
   type FleetActionReport,
-  type FleetReport,
   MAX_SELECTION_IDS,
   QUEUE_ACTIONS,
   type QueueAction,
@@ -20,10 +19,9 @@ import {
   type QueueSummary,
 } from "../api-types/queue.ts";
 import { isQueueId } from "../spool/queue-id.ts";
-import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
+import { adminCall, adminCallEach, fleetReport, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { loadFleetOrExit } from "./load-config.ts";
-import { heading } from "./mailq.ts";
 
 export const QUEUE_USAGE = [
   "mailfleet queue hold|release|delete|requeue|flush (ID... | --all) [--instance NAME] [-c FILE] [--json]",
@@ -85,22 +83,16 @@ async function runAction(action: QueueAction, selection: QueueSelection, options
   const answers = await adminCallEach(instances, (c) =>
     adminCall<QueueActionResult>(c, "POST", `/v1/queue/${action}`, selection),
   );
-  const report: FleetActionReport = { instances: [], unreachable: [], notFound: [] };
-  const lines: string[] = [];
-  for (const { instance, result } of answers) {
-    if (result.ok) {
-      report.instances.push(result.value);
-      const n = result.value.affected;
-      lines.push(`${instance}: ${n} message${n === 1 ? "" : "s"} ${DONE[action]}`);
-    } else {
-      report.unreachable.push({ instance, reason: result.reason });
-      lines.push(`${instance}: ${result.reason}`);
-    }
-  }
+  const { report: answered, text } = fleetReport(
+    answers,
+    (r) => `${r.affected} message${r.affected === 1 ? "" : "s"} ${DONE[action]}`,
+    "lines",
+  );
+  const report: FleetActionReport = { ...answered, notFound: [] };
   if ("ids" in selection && report.instances.length > 0) {
     report.notFound = selection.ids.filter((id) => report.instances.every((r) => r.missing.includes(id)));
   }
-  console.log(options.json ? JSON.stringify(report, null, 2) : lines.join("\n"));
+  console.log(options.json ? JSON.stringify(report, null, 2) : text);
   if (report.instances.length === 0) return EXIT.unavailable;
   if (report.notFound.length > 0) {
     const where = report.unreachable.length > 0 ? "in any running instance" : "in any instance";
@@ -115,19 +107,7 @@ async function runSummary(options: Options): Promise<number> {
   const answers = await adminCallEach(instances, (c) =>
     adminCall<QueueSummary>(c, "GET", "/v1/queue/summary"),
   );
-  const report: FleetReport<QueueSummary> = { instances: [], unreachable: [] };
-  const sections: string[] = [];
-  for (const { instance, result } of answers) {
-    if (result.ok) {
-      report.instances.push(result.value);
-      sections.push(`${heading(instance)}\n${formatSummary(result.value)}`);
-    } else {
-      report.unreachable.push({ instance, reason: result.reason });
-      sections.push(`${heading(instance)} ${result.reason}`);
-    }
-  }
-  console.log(options.json ? JSON.stringify(report, null, 2) : sections.join("\n\n"));
-  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
+  return printFleetReport(answers, formatSummary, options.json);
 }
 
 /** qshape's layout: a header of bucket bounds (minutes), the TOTAL row, then one row per domain. */

@@ -5,11 +5,10 @@
  */
 import { parseArgs } from "node:util";
 import type { ReputationCounts, ReputationReport } from "../api-types/feedback.ts";
-import type { FleetReport } from "../api-types/queue.ts";
-import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
+import type { BackoffListing } from "../reputation/backoff.ts";
+import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { loadFleetOrExit } from "./load-config.ts";
-import { heading } from "./mailq.ts";
 import { formatBackoffSection, withBackoff } from "./reputation-backoff.ts";
 import { formatIsolation } from "./tenant.ts";
 
@@ -40,21 +39,9 @@ export async function runReputation(args: string[]): Promise<number> {
   const answers = await adminCallEach(instances, (c) =>
     withBackoff(c, adminCall<ReputationReport>(c, "GET", path)),
   );
-  const report: FleetReport<ReputationReport> = { instances: [], unreachable: [] };
-  const sections: string[] = [];
-  for (const { instance, result } of answers) {
-    if (result.ok) {
-      report.instances.push(result.value);
-      sections.push(
-        `${heading(instance)}\n${formatReputation(result.value)}${result.value.isolation ? `\n${formatIsolation(result.value.isolation)}` : ""}${formatBackoffSection(result.value.backoff)}`,
-      );
-    } else {
-      report.unreachable.push({ instance, reason: result.reason });
-      sections.push(`${heading(instance)} ${result.reason}`);
-    }
-  }
-  console.log(values.json ? JSON.stringify(report, null, 2) : sections.join("\n\n"));
-  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
+  const describe = (r: ReputationReport & { backoff?: BackoffListing }) =>
+    `${formatReputation(r)}${r.isolation ? `\n${formatIsolation(r.isolation)}` : ""}${formatBackoffSection(r.backoff)}`;
+  return printFleetReport(answers, describe, values.json === true);
 }
 
 function cell(c: ReputationCounts): string {

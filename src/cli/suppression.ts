@@ -13,14 +13,12 @@ import type {
   SuppressionEntryView,
   SuppressionListing,
 } from "../api-types/feedback.ts";
-import type { FleetReport } from "../api-types/queue.ts";
 import type { Config } from "../config/types.ts";
 import { isEmailAddress } from "../config/values.ts";
 import { tenantName } from "../feedback/tenant.ts";
-import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
+import { adminCall, adminCallEach, fleetReport, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { loadFleetOrExit } from "./load-config.ts";
-import { heading } from "./mailq.ts";
 
 export const SUPPRESSION_USAGE = [
   "mailfleet suppression add|remove ADDRESS [--tenant T] [--note TEXT] [--instance NAME] [-c FILE] [--json]",
@@ -59,22 +57,11 @@ export async function runSuppression(args: string[]): Promise<number> {
   const answers = await adminCallEach(instances, (c) =>
     adminCall<SuppressionChangeResult>(c, "POST", `/v1/suppression/${verb}`, change),
   );
-  const report: FleetReport<SuppressionChangeResult> = { instances: [], unreachable: [] };
-  const lines: string[] = [];
   const whose = change.tenant === null ? "mail without a tenant" : `tenant ${change.tenant}`;
-  for (const { instance, result } of answers) {
-    if (result.ok) {
-      report.instances.push(result.value);
-      const did = verb === "add" ? "suppressed" : "no longer suppressed";
-      const same = verb === "add" ? "already suppressed" : "was not suppressed";
-      lines.push(`${instance}: ${address} ${result.value.changed ? did : same} for ${whose}`);
-    } else {
-      report.unreachable.push({ instance, reason: result.reason });
-      lines.push(`${instance}: ${result.reason}`);
-    }
-  }
-  console.log(values.json ? JSON.stringify(report, null, 2) : lines.join("\n"));
-  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
+  const did = verb === "add" ? "suppressed" : "no longer suppressed";
+  const same = verb === "add" ? "already suppressed" : "was not suppressed";
+  const describe = (r: SuppressionChangeResult) => `${address} ${r.changed ? did : same} for ${whose}`;
+  return printFleetReport(answers, describe, values.json === true, "lines");
 }
 
 /** A tenant name; "-" (list only) = mail without a tenant; undefined = not given. */
@@ -94,20 +81,21 @@ async function list(
 ): Promise<number> {
   const path = `/v1/suppression${tenant === undefined ? "" : `?tenant=${encodeURIComponent(tenant)}`}`;
   const answers = await adminCallEach(instances, (c) => adminCall<SuppressionListing>(c, "GET", path));
-  const report: FleetReport<SuppressionListing> = { instances: [], unreachable: [] };
-  const sections: string[] = [];
   const wanted = address?.toLowerCase();
-  for (const { instance, result } of answers) {
-    if (result.ok) {
-      const entries = result.value.entries.filter((e) => wanted === undefined || e.address === wanted);
-      report.instances.push({ ...result.value, entries });
-      sections.push(`${heading(instance)}\n${formatEntries(entries)}`);
-    } else {
-      report.unreachable.push({ instance, reason: result.reason });
-      sections.push(`${heading(instance)} ${result.reason}`);
-    }
-  }
-  console.log(json ? JSON.stringify(report, null, 2) : sections.join("\n\n"));
+  const filtered = answers.map(({ instance, result }) => ({
+    instance,
+    result: result.ok
+      ? {
+          ...result,
+          value: {
+            ...result.value,
+            entries: result.value.entries.filter((e) => wanted === undefined || e.address === wanted),
+          },
+        }
+      : result,
+  }));
+  const { report, text } = fleetReport(filtered, (l) => formatEntries(l.entries));
+  console.log(json ? JSON.stringify(report, null, 2) : text);
   if (report.instances.length === 0) return EXIT.unavailable;
   // `list ADDRESS` answers "is it suppressed?": no entry anywhere is EX_NOINPUT.
   if (wanted !== undefined && report.instances.every((r) => r.entries.length === 0)) return EXIT.noInput;

@@ -4,13 +4,11 @@
  * tenant list` shows the isolated tenants. Through the admin API (src/admin-api/isolation-endpoint.ts).
  */
 import { parseArgs } from "node:util";
-import type { FleetReport } from "../api-types/queue.ts";
 import { tenantName } from "../feedback/tenant.ts";
 import type { IsolationReleaseResult, IsolationView } from "../reputation/isolation-types.ts";
-import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
+import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { loadFleetOrExit } from "./load-config.ts";
-import { heading } from "./mailq.ts";
 
 export const TENANT_USAGE = [
   "mailfleet tenant release TENANT [--instance NAME] [-c FILE] [--json]",
@@ -35,19 +33,7 @@ export async function runTenant(args: string[]): Promise<number> {
     const answers = await adminCallEach(instances, (c) =>
       adminCall<IsolationView>(c, "GET", "/v1/isolation"),
     );
-    const report: FleetReport<IsolationView> = { instances: [], unreachable: [] };
-    const sections: string[] = [];
-    for (const { instance, result } of answers) {
-      if (result.ok) {
-        report.instances.push(result.value);
-        sections.push(`${heading(instance)}\n${formatIsolation(result.value)}`);
-      } else {
-        report.unreachable.push({ instance, reason: result.reason });
-        sections.push(`${heading(instance)} ${result.reason}`);
-      }
-    }
-    console.log(values.json ? JSON.stringify(report, null, 2) : sections.join("\n\n"));
-    return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
+    return printFleetReport(answers, formatIsolation, values.json === true);
   }
   if (verb !== "release" || tenantArg === undefined) throw usage();
   const tenant = tenantName(tenantArg);
@@ -55,21 +41,9 @@ export async function runTenant(args: string[]): Promise<number> {
   const answers = await adminCallEach(instances, (c) =>
     adminCall<IsolationReleaseResult>(c, "POST", "/v1/isolation/release", { tenant }),
   );
-  const report: FleetReport<IsolationReleaseResult> = { instances: [], unreachable: [] };
-  const lines: string[] = [];
-  for (const { instance, result } of answers) {
-    if (result.ok) {
-      report.instances.push(result.value);
-      lines.push(
-        `${instance}: tenant ${tenant} ${result.value.released ? "released from isolation" : "was not isolated"}`,
-      );
-    } else {
-      report.unreachable.push({ instance, reason: result.reason });
-      lines.push(`${instance}: ${result.reason}`);
-    }
-  }
-  console.log(values.json ? JSON.stringify(report, null, 2) : lines.join("\n"));
-  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
+  const released = (r: IsolationReleaseResult) =>
+    `tenant ${tenant} ${r.released ? "released from isolation" : "was not isolated"}`;
+  return printFleetReport(answers, released, values.json === true, "lines");
 }
 
 /** The isolation section of `mailfleet reputation` and `mailfleet tenant list`. */

@@ -4,12 +4,10 @@
  * many messages it carried today, how many remain, and whether it is warm (no cap any more).
  */
 import { parseArgs } from "node:util";
-import type { FleetReport } from "../api-types/queue.ts";
 import type { WarmupReport } from "../reputation/warmup.ts";
-import { adminCall, adminCallEach, selectInstances } from "./admin-client.ts";
+import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
 import { loadFleetOrExit } from "./load-config.ts";
-import { heading } from "./mailq.ts";
 
 export const WARMUP_USAGE = "mailfleet warmup status [--instance NAME] [-c FILE] [--json]";
 
@@ -28,19 +26,7 @@ export async function runWarmup(args: string[]): Promise<number> {
   }
   const instances = selectInstances(loadFleetOrExit(values.config), values.instance);
   const answers = await adminCallEach(instances, (c) => adminCall<WarmupReport>(c, "GET", "/v1/warmup"));
-  const report: FleetReport<WarmupReport> = { instances: [], unreachable: [] };
-  const sections: string[] = [];
-  for (const { instance, result } of answers) {
-    if (result.ok) {
-      report.instances.push(result.value);
-      sections.push(`${heading(instance)}\n${formatWarmup(result.value)}`);
-    } else {
-      report.unreachable.push({ instance, reason: result.reason });
-      sections.push(`${heading(instance)} ${result.reason}`);
-    }
-  }
-  console.log(values.json ? JSON.stringify(report, null, 2) : sections.join("\n\n"));
-  return report.instances.length > 0 ? EXIT.ok : EXIT.unavailable;
+  return printFleetReport(answers, formatWarmup, values.json);
 }
 
 /** One line per source IP x provider with a schedule. */

@@ -76,7 +76,7 @@ export function loadBounceRulesFile(file: string = DEFAULT_BOUNCE_RULES): RulesL
 export function parseBounceRules(text: string, file: string): RulesLoad {
   const opened = openRulesDocument(text, file);
   if (!opened.ok) return opened;
-  const { root, rules: list, at, errors } = opened;
+  const { rules: list, at, errors } = opened;
   const rules: BounceRule[] = [];
   for (const item of list.items) {
     if (!isMap(item)) {
