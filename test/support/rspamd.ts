@@ -149,12 +149,16 @@ export async function startRspamd(): Promise<Rspamd> {
 
 /**
  * The rspamd for a test: the shared one from MAILFLEET_RSPAMD_URL when it answers, else a private
- * one; null when rspamd is not installed (the caller skips, saying so).
+ * one; null when rspamd is not installed (the caller skips, saying so). Under CI, where .ci/run
+ * installs it, a missing rspamd is an error: the spam tests must never pass by being skipped.
  */
 export async function useRspamd(): Promise<Rspamd | null> {
   const shared = process.env.MAILFLEET_RSPAMD_URL;
   if (shared && (await pingRspamd(shared))) return { url: shared, stop: async () => {} };
-  if (rspamdBinary() === null) return null;
+  if (rspamdBinary() === null) {
+    if (process.env.CI) throw new Error(`${RSPAMD_MISSING}; under CI it must be installed`);
+    return null;
+  }
   return startRspamd();
 }
 
