@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { openRulesDocument, readRulesText } from "./rules-file.ts";
+import {
+  openRulesDocument,
+  readRulesText,
+  replyCodePattern,
+  replyMatches,
+  textPattern,
+} from "./rules-file.ts";
 
 describe("rules files", () => {
   it("gives the rules list and reports problems at file:line:col", () => {
@@ -26,5 +32,24 @@ describe("rules files", () => {
       read.ok ? "" : (read.errors[0] ?? ""),
       /^\/nonexistent\/rules\.yaml: cannot read bounce rules: /,
     );
+  });
+
+  it("matches replies on code patterns, enhanced codes and text, every given condition", () => {
+    const opened = openRulesDocument("rules:\n  - text: 'TSS0[4]'\n  - text: '(['\n", "r.yaml");
+    assert.ok(opened.ok);
+    const text = textPattern(
+      (opened.rules.items[0] as { get(k: string, keep: true): unknown }).get("text", true),
+      opened.at,
+    );
+    textPattern(
+      (opened.rules.items[1] as { get(k: string, keep: true): unknown }).get("text", true),
+      opened.at,
+    );
+    assert.match(opened.errors[0] ?? "", /^r\.yaml:3:\d+: invalid regular expression/);
+    const rule = { code: [replyCodePattern("42x")], enhanced: [/^4\.7\.0$/], text };
+    assert.equal(replyMatches(rule, { code: 421, enhanced: "4.7.0", text: "[tss04] deferred" }), true);
+    assert.equal(replyMatches(rule, { code: 451, enhanced: "4.7.0", text: "[TSS04]" }), false);
+    assert.equal(replyMatches(rule, { code: 421, enhanced: null, text: "[TSS04]" }), false);
+    assert.equal(replyMatches({ ...rule, enhanced: null }, { code: 421, enhanced: null, text: "x" }), false);
   });
 });

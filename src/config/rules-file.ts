@@ -5,7 +5,16 @@
  * own rule shape.
  */
 import { readFileSync } from "node:fs";
-import { isMap, isSeq, LineCounter, type Node, parseDocument, type YAMLMap, type YAMLSeq } from "yaml";
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  type Node,
+  parseDocument,
+  type YAMLMap,
+  type YAMLSeq,
+} from "yaml";
 
 /** Reports a problem at a node (its start), or at 1:1 when there is none. */
 export type At = (node: Node | null | undefined, message: string) => void;
@@ -50,4 +59,60 @@ export function openRulesDocument(text: string, file: string): RulesDocument {
     return { ok: false, errors };
   }
   return { ok: true, root, rules: list, at, errors };
+}
+
+/** A scalar or a non-empty list of scalars, each lower-cased and checked against `shape`. */
+export function scalarList(node: unknown, shape: RegExp, expected: string, at: At): string[] | null {
+  if (node === undefined) return null;
+  const items = isSeq(node) ? node.items : [node];
+  if (items.length === 0) {
+    at(node as Node, `expected ${expected}, or a non-empty list of them`);
+    return null;
+  }
+  const out: string[] = [];
+  for (const entry of items) {
+    const value = isScalar(entry) ? String(entry.value).trim().toLowerCase() : "";
+    if (!shape.test(value)) at(entry as Node, `expected ${expected}`);
+    else out.push(value);
+  }
+  return out;
+}
+
+/** A rule's `text:` condition: a case-insensitive regular expression, or null when absent or bad. */
+export function textPattern(node: unknown, at: At): RegExp | null {
+  if (node === undefined) return null;
+  if (!isScalar(node) || typeof node.value !== "string" || node.value === "") {
+    at(node as Node, "expected text: a regular expression");
+    return null;
+  }
+  try {
+    return new RegExp(node.value, "iu");
+  } catch (err) {
+    at(node, `invalid regular expression: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/** A reply-code pattern such as "421" or "45x" ("x" = any digit) as an anchored RegExp. */
+export function replyCodePattern(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replaceAll("x", "\\d")}$`);
+}
+
+/** The reply conditions every rules file shares; a null condition is not checked. */
+export interface ReplyConditions {
+  code: RegExp[] | null;
+  enhanced: RegExp[] | null;
+  text: RegExp | null;
+}
+
+/** Whether every condition given matches (a reply without an enhanced code fails `enhanced`). */
+export function replyMatches(
+  rule: ReplyConditions,
+  reply: { code: number; enhanced: string | null; text: string },
+): boolean {
+  const enhanced = reply.enhanced ?? "";
+  if (rule.code !== null && !rule.code.some((re) => re.test(String(reply.code)))) return false;
+  if (rule.enhanced !== null && (enhanced === "" || !rule.enhanced.some((re) => re.test(enhanced))))
+    return false;
+  return rule.text === null || rule.text.test(reply.text);
 }

@@ -7,8 +7,16 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
-import { type At, openRulesDocument, readRulesText } from "../config/rules-file.ts";
+import { isMap, isScalar, type Node, type YAMLMap } from "yaml";
+import {
+  type At,
+  openRulesDocument,
+  readRulesText,
+  replyCodePattern,
+  replyMatches,
+  scalarList,
+  textPattern,
+} from "../config/rules-file.ts";
 import type { Reply } from "../message/types.ts";
 import { BOUNCE_CLASSES, type BounceClass } from "./types.ts";
 
@@ -41,16 +49,7 @@ const RULE_KEYS = new Set(["name", "class", "code", "enhanced", "text"]);
 
 /** First rule whose given conditions all match; "other" when none does. */
 export function classifyWith(rules: readonly BounceRule[], reply: Reply): BounceClass {
-  const code = String(reply.code);
-  const enhanced = reply.enhanced ?? "";
-  for (const rule of rules) {
-    if (rule.code !== null && !rule.code.some((re) => re.test(code))) continue;
-    if (rule.enhanced !== null && (enhanced === "" || !rule.enhanced.some((re) => re.test(enhanced))))
-      continue;
-    if (rule.text !== null && !rule.text.test(reply.text)) continue;
-    return rule.class;
-  }
-  return "other";
+  return rules.find((rule) => replyMatches(rule, reply))?.class ?? "other";
 }
 
 export function createClassifier(rules: readonly BounceRule[], source: string): BounceClassifier {
@@ -112,7 +111,7 @@ function parseRule(item: YAMLMap, at: At): BounceRule | null {
     CODE_RE,
     "a reply code such as 550 or 5xx",
     fail,
-    (p) => new RegExp(`^${p.replaceAll("x", "\\d")}$`),
+    replyCodePattern,
   );
   const enhanced = patterns(
     item.get("enhanced", true),
@@ -127,20 +126,8 @@ function parseRule(item: YAMLMap, at: At): BounceRule | null {
           .replaceAll("*", "\\d{1,3}")}${p.endsWith("*") ? "" : "$"}`,
       ),
   );
-  const textNode = item.get("text", true);
-  let textRe: RegExp | null = null;
-  if (textNode !== undefined) {
-    if (!isScalar(textNode) || typeof textNode.value !== "string" || textNode.value === "") {
-      fail(textNode as Node, "expected text: a regular expression");
-    } else {
-      try {
-        textRe = new RegExp(textNode.value, "iu");
-      } catch (err) {
-        fail(textNode, `invalid regular expression: ${(err as Error).message}`);
-      }
-    }
-  }
-  if (ok && code === null && enhanced === null && textNode === undefined) {
+  const textRe = textPattern(item.get("text", true), fail);
+  if (ok && code === null && enhanced === null && textRe === null) {
     fail(item, "a rule needs at least one of code, enhanced, text");
   }
   if (!ok) return null;
@@ -161,17 +148,5 @@ function patterns(
   fail: At,
   compile: (pattern: string) => RegExp,
 ): RegExp[] | null {
-  if (node === undefined) return null;
-  const items = isSeq(node) ? node.items : [node];
-  if (items.length === 0) {
-    fail(node as Node, `expected ${expected}, or a non-empty list of them`);
-    return null;
-  }
-  const out: RegExp[] = [];
-  for (const entry of items) {
-    const value = isScalar(entry) ? String(entry.value).trim().toLowerCase() : "";
-    if (!shape.test(value)) fail(entry as Node, `expected ${expected}`);
-    else out.push(compile(value));
-  }
-  return out;
+  return scalarList(node, shape, expected, fail)?.map(compile) ?? null;
 }

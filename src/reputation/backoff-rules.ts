@@ -8,8 +8,16 @@
  */
 
 import { fileURLToPath } from "node:url";
-import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
-import { type At, openRulesDocument, readRulesText } from "../config/rules-file.ts";
+import { isMap, isScalar, type Node, type YAMLMap } from "yaml";
+import {
+  type At,
+  openRulesDocument,
+  readRulesText,
+  replyCodePattern,
+  replyMatches,
+  scalarList,
+  textPattern,
+} from "../config/rules-file.ts";
 import { parseDuration } from "../config/values.ts";
 import type { Reply } from "../message/types.ts";
 
@@ -82,17 +90,9 @@ export function matchBackoffRule(
 ): BackoffRule | null {
   if (reply.code < 400 || reply.code >= 500) return null;
   const names = hosts.map((h) => h.toLowerCase().replace(/\.$/, ""));
-  const code = String(reply.code);
-  const enhanced = reply.enhanced ?? "";
-  for (const rule of rules) {
-    if (rule.provider !== null && !rule.provider.some((re) => names.some((n) => re.test(n)))) continue;
-    if (rule.code !== null && !rule.code.some((re) => re.test(code))) continue;
-    if (rule.enhanced !== null && (enhanced === "" || !rule.enhanced.some((re) => re.test(enhanced))))
-      continue;
-    if (rule.text !== null && !rule.text.test(reply.text)) continue;
-    return rule;
-  }
-  return null;
+  const forProvider = (rule: BackoffRule) =>
+    rule.provider === null || rule.provider.some((re) => names.some((n) => re.test(n)));
+  return rules.find((rule) => forProvider(rule) && replyMatches(rule, reply)) ?? null;
 }
 
 export function loadBackoffRulesFile(file: string = DEFAULT_BACKOFF_RULES): BackoffRulesLoad {
@@ -162,32 +162,20 @@ function parseRule(item: YAMLMap, at: At, index: number): BackoffRule | null {
   const name =
     isScalar(nameNode) && String(nameNode.value) !== "" ? String(nameNode.value) : `rule-${index + 1}`;
   const providerNode = item.get("provider", true);
-  const providerText = scalars(
+  const providerText = scalarList(
     providerNode,
     PROVIDER_RE,
     'an MX host pattern such as "*.yahoodns.net"',
     fail,
   );
-  const code = scalars(item.get("code", true), CODE_RE, "a 4xx reply code such as 421 or 45x", fail);
-  const enhanced = scalars(
+  const code = scalarList(item.get("code", true), CODE_RE, "a 4xx reply code such as 421 or 45x", fail);
+  const enhanced = scalarList(
     item.get("enhanced", true),
     ENHANCED_RE,
     'a 4.x.x enhanced status code such as 4.7.0 or "4.7.*"',
     fail,
   );
-  const textNode = item.get("text", true);
-  let textRe: RegExp | null = null;
-  if (textNode !== undefined) {
-    if (!isScalar(textNode) || typeof textNode.value !== "string" || textNode.value === "") {
-      fail(textNode as Node, "expected text: a regular expression");
-    } else {
-      try {
-        textRe = new RegExp(textNode.value, "iu");
-      } catch (err) {
-        fail(textNode, `invalid regular expression: ${(err as Error).message}`);
-      }
-    }
-  }
+  const textRe = textPattern(item.get("text", true), fail);
   const suspendNode = item.get("suspend", true);
   const suspendMs = parseDuration(isScalar(suspendNode) ? suspendNode.value : undefined);
   if (suspendMs === undefined || suspendMs <= 0)
@@ -199,7 +187,7 @@ function parseRule(item: YAMLMap, at: At, index: number): BackoffRule | null {
     name,
     provider: providerText === null ? null : providerText.map(providerPattern),
     providerText: providerText ?? ["*"],
-    code: code === null ? null : code.map((p) => new RegExp(`^${p.replaceAll("x", "\\d")}$`)),
+    code: code === null ? null : code.map(replyCodePattern),
     enhanced:
       enhanced === null
         ? null
@@ -207,21 +195,4 @@ function parseRule(item: YAMLMap, at: At, index: number): BackoffRule | null {
     text: textRe,
     suspendMs: suspendMs ?? 0,
   };
-}
-
-/** A scalar or a list of scalars, each checked against `shape` (lower-cased). */
-function scalars(node: unknown, shape: RegExp, expected: string, fail: At): string[] | null {
-  if (node === undefined) return null;
-  const items = isSeq(node) ? node.items : [node];
-  if (items.length === 0) {
-    fail(node as Node, `expected ${expected}, or a non-empty list of them`);
-    return null;
-  }
-  const out: string[] = [];
-  for (const entry of items) {
-    const value = isScalar(entry) ? String(entry.value).trim().toLowerCase() : "";
-    if (!shape.test(value)) fail(entry as Node, `expected ${expected}`);
-    else out.push(value);
-  }
-  return out;
 }
