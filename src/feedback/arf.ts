@@ -4,7 +4,7 @@
  * Original-Rcpt-To, Source-IP, Arrival-Date, Reported-Domain) and the headers of the returned
  * message (Return-Path and To may carry our VERP token; Message-ID; X-Mailfleet-Tenant).
  */
-import { attachedHeaders, fieldAddress, fieldGroups, type SplitReport } from "./ingest-mime.ts";
+import { attachedHeaders, fieldAddress, fieldGroups, returnedPart, type SplitReport } from "./ingest-mime.ts";
 
 export interface ParsedArf {
   /** abuse, fraud, virus, other, not-spam... (lower case). */
@@ -22,21 +22,13 @@ export interface ParsedArf {
   returnedTenant: string | null;
 }
 
-const RETURNED = new Set([
-  "message/rfc822",
-  "text/rfc822-headers",
-  "message/rfc822-headers",
-  "message/global",
-  "message/global-headers",
-]);
-
 /** null when the message is not a feedback report. */
 export function parseArf(report: SplitReport): ParsedArf | null {
   const part = report.parts.find((p) => p.contentType === "message/feedback-report");
   if (!part) return null;
   const [fields] = fieldGroups(part.body);
   const get = (name: string) => fields?.getFirst(name) || null;
-  const returned = report.parts.find((p) => RETURNED.has(p.contentType));
+  const returned = returnedPart(report);
   const h = returned ? attachedHeaders(returned.body) : null;
   const to = h?.getFirst("To") ?? "";
   return {

@@ -4,7 +4,7 @@
  * Diagnostic-Code and Remote-MTA, plus the returned message's headers (where our VERP return
  * path or Message-ID may be found). The MIME work is mailsplit's (ingest-mime.ts).
  */
-import { attachedHeaders, fieldAddress, fieldGroups, type SplitReport } from "./ingest-mime.ts";
+import { attachedHeaders, fieldAddress, fieldGroups, returnedPart, type SplitReport } from "./ingest-mime.ts";
 
 export interface DsnRecipient {
   finalRecipient: string | null;
@@ -28,13 +28,6 @@ export interface ParsedDsn {
 }
 
 const DELIVERY_STATUS = new Set(["message/delivery-status", "message/global-delivery-status"]);
-const RETURNED = new Set([
-  "message/rfc822",
-  "text/rfc822-headers",
-  "message/rfc822-headers",
-  "message/global",
-  "message/global-headers",
-]);
 
 /** null when the message is not a delivery status report. */
 export function parseDsn(report: SplitReport): ParsedDsn | null {
@@ -58,7 +51,7 @@ export function parseDsn(report: SplitReport): ParsedDsn | null {
       remoteMta: fieldAddress(h.getFirst("Remote-MTA")),
     });
   }
-  const returned = report.parts.find((p) => RETURNED.has(p.contentType));
+  const returned = returnedPart(report);
   const returnedHeaders = returned ? attachedHeaders(returned.body) : null;
   return {
     reportingMta: messageFields ? fieldAddress(messageFields.getFirst("Reporting-MTA")) : null,

@@ -69,6 +69,20 @@ export async function splitReport(raw: Buffer): Promise<SplitReport> {
 }
 
 /** Groups of fields (RFC 3464 2.1, RFC 5965 3.1): one Headers per blank-line separated group. */
+/** Content types under which a report returns the original message or its headers. */
+const RETURNED = new Set([
+  "message/rfc822",
+  "text/rfc822-headers",
+  "message/rfc822-headers",
+  "message/global",
+  "message/global-headers",
+]);
+
+/** The part of a DSN or ARF report that returns the original message (or its headers), if any. */
+export function returnedPart(report: SplitReport): ReportPart | undefined {
+  return report.parts.find((p) => RETURNED.has(p.contentType));
+}
+
 export function fieldGroups(body: Buffer): InstanceType<typeof Headers>[] {
   const text = body.toString("utf8").replace(/\r?\n/g, "\r\n");
   return text
