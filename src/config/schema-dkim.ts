@@ -16,7 +16,7 @@ import { isAbsolute, resolve } from "node:path";
 
 import { z } from "zod";
 import { DkimKeyError, loadSigners } from "../dkim/keys.ts";
-import { type IssueSink, value } from "./schema-value.ts";
+import { addExpected, type IssueSink, value } from "./schema-value.ts";
 import type { DkimAlgorithm, DkimConfig, DkimSignerConfig, InstanceRole } from "./types.ts";
 import { EXPECTED, isHostname } from "./values.ts";
 
@@ -105,13 +105,7 @@ export function checkDkim(
   if (signers.length === 0) return;
   if (role !== "output" && role !== "all") {
     const expected = `no dkim in a ${role} instance (it relays its mail; the delivering instance signs)`;
-    check.addIssue({
-      code: "custom",
-      path: [...at, "dkim"],
-      input: section.dkim,
-      message: `expected ${expected}`,
-      params: { expected },
-    });
+    addExpected(check, [...at, "dkim"], section.dkim, expected);
     return;
   }
   for (const [i, signer] of signers.entries()) {
@@ -121,13 +115,7 @@ export function checkDkim(
       if (!(err instanceof DkimKeyError)) throw err;
       const why = err.message.slice(err.message.indexOf(": ") + 2);
       const expected = `a readable DKIM private key file (${why})`;
-      check.addIssue({
-        code: "custom",
-        path: [...at, "dkim", "signers", i, "key_file"],
-        input: signer.keyFile,
-        message: `expected ${expected}`,
-        params: { expected },
-      });
+      addExpected(check, [...at, "dkim", "signers", i, "key_file"], signer.keyFile, expected);
     }
   }
 }

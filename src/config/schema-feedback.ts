@@ -10,6 +10,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
+import { value } from "./schema-value.ts";
 import { EXPECTED, isEmailAddress, isHostname } from "./values.ts";
 
 export interface VerpConfig {
@@ -34,14 +35,9 @@ export interface FeedbackConfig {
 const LOCAL_PART_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,19}$/;
 const LOCAL_PART_EXPECTED = "a short local part of letters, digits, '.', '_' and '-' (at most 20)";
 
+/** A value accepted by `ok` and normalised by `map` (the shared value() with a predicate). */
 function check<T>(expected: string, ok: (v: unknown) => boolean, map: (v: unknown) => T) {
-  return z.unknown().transform((input, ctx): T => {
-    if (!ok(input)) {
-      ctx.issues.push({ code: "custom", input, message: `expected ${expected}`, params: { expected } });
-      return z.NEVER;
-    }
-    return map(input);
-  });
+  return value(expected, (v) => (ok(v) ? map(v) : undefined));
 }
 
 const domain = () =>

@@ -25,7 +25,7 @@ import {
 import { checkDkim } from "./schema-dkim.ts";
 import { checkInboundFiles } from "./schema-inbound.ts";
 import { unknownName } from "./schema-routing.ts";
-import type { IssueSink } from "./schema-value.ts";
+import { addExpected, type IssueSink } from "./schema-value.ts";
 import type { Config, FleetConfig, InstanceRole, ListenerConfig } from "./types.ts";
 
 export const INSTANCE_ROLES = ["submission", "input", "output", "all"] as const;
@@ -58,10 +58,6 @@ const instanceSection = z.strictObject({
   ...instanceShape,
 });
 type Section = z.output<typeof instanceSection>;
-
-function issue(check: IssueSink, path: (string | number)[], input: unknown, expected: string): void {
-  check.addIssue({ code: "custom", path, input, message: `expected ${expected}`, params: { expected } });
-}
 
 /** The single-instance file: instance keys and fleet-wide keys side by side. */
 export function createSingleInstanceSchema(ctx: SchemaContext) {
@@ -158,7 +154,8 @@ function resolveRelayTargets(
       if (!Object.hasOwn(instances, section.relay_to)) {
         if (check) unknownName(check, path, section.relay_to, "instance", names);
       } else if (section.relay_to === name) {
-        if (check) issue(check, path, name, "another instance's name (an instance cannot relay to itself)");
+        if (check)
+          addExpected(check, path, name, "another instance's name (an instance cannot relay to itself)");
       } else {
         targets.set(name, section.relay_to);
       }
@@ -166,7 +163,12 @@ function resolveRelayTargets(
       if (delivering.length === 1) targets.set(name, delivering[0]!);
       else if (check) {
         const choice = delivering.length === 0 ? "none is configured" : `one of ${delivering.join(", ")}`;
-        issue(check, ["instances", name], section, `relay_to: the instance to hand mail to (${choice})`);
+        addExpected(
+          check,
+          ["instances", name],
+          section,
+          `relay_to: the instance to hand mail to (${choice})`,
+        );
       }
     }
   }
@@ -178,7 +180,7 @@ function checkRole(name: string, section: Section, target: string | undefined, c
   const at = ["instances", name];
   if (DELIVERING.includes(section.role)) {
     if (section.relay_to !== undefined) {
-      issue(
+      addExpected(
         check,
         [...at, "relay_to"],
         section.relay_to,
@@ -189,9 +191,9 @@ function checkRole(name: string, section: Section, target: string | undefined, c
   }
   const why = `no ${"$KEY"} in a ${section.role} instance: it hands every message to ${target ?? "its relay_to instance"}; routes and transports belong to the output instance`;
   if (section.transports !== undefined)
-    issue(check, [...at, "transports"], section.transports, why.replace("$KEY", "transports"));
+    addExpected(check, [...at, "transports"], section.transports, why.replace("$KEY", "transports"));
   if (section.routes !== undefined)
-    issue(check, [...at, "routes"], section.routes, why.replace("$KEY", "routes"));
+    addExpected(check, [...at, "routes"], section.routes, why.replace("$KEY", "routes"));
   // Reports are ingested where the attribution, counters and suppression list live: the
   // delivering instance. A relaying instance passes report mail on to it like any mail.
   const fb = section.feedback;
@@ -199,7 +201,7 @@ function checkRole(name: string, section: Section, target: string | undefined, c
     const value = fb?.[key];
     if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
     const expected = `no feedback.${key} in a relaying instance (${section.role}): set it on ${target ?? "the delivering instance"}, which ingests the reports this one relays to it`;
-    issue(check, [...at, "feedback", key], value, expected);
+    addExpected(check, [...at, "feedback", key], value, expected);
   }
 }
 
@@ -218,7 +220,7 @@ function checkRelayLoops(
     }
     if (current === start) {
       const loop = [...chain, start].join(" -> ");
-      issue(
+      addExpected(
         check,
         ["instances", start, "relay_to"],
         instances[start]!.relay_to,
@@ -236,7 +238,7 @@ function checkShared(ctx: SchemaContext, instances: Record<string, Section>, che
     const spool = resolveConfigPath(ctx.baseDir, section.spool_dir ?? `./var/spool/${name}`);
     const owner = spools.get(spool);
     if (owner !== undefined) {
-      issue(
+      addExpected(
         check,
         ["instances", name, "spool_dir"],
         section.spool_dir,
@@ -250,7 +252,7 @@ function checkShared(ctx: SchemaContext, instances: Record<string, Section>, che
       const other = listeners.get(key);
       if (other !== undefined && l.port !== 0) {
         const path = section.listen ? ["instances", name, "listen", i] : ["instances", name];
-        issue(check, path, key, `a listening address of its own (instance ${other} listens on ${key})`);
+        addExpected(check, path, key, `a listening address of its own (instance ${other} listens on ${key})`);
       }
       listeners.set(key, name);
     }

@@ -14,7 +14,7 @@ import { isAbsolute, resolve } from "node:path";
 import { createSecureContext } from "node:tls";
 
 import { z } from "zod";
-import { type IssueSink, value } from "./schema-value.ts";
+import { addExpected, type IssueSink, value } from "./schema-value.ts";
 
 import type { AuthConfig, InstanceRole, ListenerConfig, ListenerTls, TlsFiles } from "./types.ts";
 import { EXPECTED, parseDuration, parseHostPort } from "./values.ts";
@@ -89,10 +89,6 @@ export function defaultGreetPauseMs(role: InstanceRole): number {
   return role === "input" ? 1000 : 0;
 }
 
-function issue(check: IssueSink, path: (string | number)[], input: unknown, expected: string): void {
-  check.addIssue({ code: "custom", path, input, message: `expected ${expected}`, params: { expected } });
-}
-
 function readable(file: string): { text: string } | { error: string } {
   try {
     return { text: readFileSync(file, "utf8") };
@@ -121,20 +117,25 @@ export function checkInboundFiles(
     const cert = readable(resolveIn(baseDir, tls.certFile));
     const key = readable(resolveIn(baseDir, tls.keyFile));
     if ("error" in cert)
-      issue(check, [...at, "tls", "cert"], tls.certFile, `a readable certificate file (${cert.error})`);
+      addExpected(check, [...at, "tls", "cert"], tls.certFile, `a readable certificate file (${cert.error})`);
     if ("error" in key)
-      issue(check, [...at, "tls", "key"], tls.keyFile, `a readable private key file (${key.error})`);
+      addExpected(check, [...at, "tls", "key"], tls.keyFile, `a readable private key file (${key.error})`);
     if ("text" in cert && "text" in key) {
       try {
         createSecureContext({ cert: cert.text, key: key.text });
       } catch (error) {
         const why = (error as Error).message;
-        issue(check, [...at, "tls", "cert"], tls.certFile, `a PEM certificate that matches tls.key (${why})`);
+        addExpected(
+          check,
+          [...at, "tls", "cert"],
+          tls.certFile,
+          `a PEM certificate that matches tls.key (${why})`,
+        );
       }
     }
   }
   if (section.auth !== null && tls === null) {
-    issue(
+    addExpected(
       check,
       [...at, "auth"],
       section.auth,
@@ -144,7 +145,7 @@ export function checkInboundFiles(
   for (const [i, listener] of (section.listen ?? []).entries()) {
     if (tls === null && (listener.tls === "implicit" || listener.tls === "starttls")) {
       const kind = listener.tls === "implicit" ? "an implicit-TLS" : "a STARTTLS";
-      issue(
+      addExpected(
         check,
         [...at, "listen", i, "tls"],
         listener.tls,

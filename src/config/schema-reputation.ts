@@ -19,7 +19,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { z } from "zod";
-import { type IssueSink, value } from "./schema-value.ts";
+import { addExpected, type IssueSink, value } from "./schema-value.ts";
 
 export const ISOLATION_WINDOWS = ["1h", "24h", "7d"] as const;
 export type IsolationWindow = (typeof ISOLATION_WINDOWS)[number];
@@ -76,13 +76,7 @@ const isolationSchema = z
   .superRefine((s, check) => {
     if (s.action === "quarantine" && s.quarantine_pool === undefined) {
       const expected = "a pool name: action quarantine needs quarantine_pool";
-      check.addIssue({
-        code: "custom",
-        path: ["quarantine_pool"],
-        input: undefined,
-        message: `expected ${expected}`,
-        params: { expected },
-      });
+      addExpected(check, ["quarantine_pool"], undefined, expected);
     }
   });
 
@@ -130,14 +124,7 @@ export function checkReputationReferences(
   const name = section?.isolation?.quarantine_pool;
   if (name === undefined) return;
   const path = ["reputation", "isolation", "quarantine_pool"];
-  const fail = (expected: string) =>
-    check.addIssue({
-      code: "custom",
-      path,
-      input: name,
-      message: `expected ${expected}`,
-      params: { expected },
-    });
+  const fail = (expected: string) => addExpected(check, path, name, expected);
   const pool = refs.pools[name];
   if (!Object.hasOwn(refs.pools, name) || !pool) {
     const known = Object.keys(refs.pools);

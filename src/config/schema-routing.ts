@@ -8,9 +8,9 @@
  */
 
 import { z } from "zod";
-
 import { tenantName } from "../feedback/tenant.ts";
 import { didYouMean } from "./errors.ts";
+import { addExpected, type IssueSink } from "./schema-value.ts";
 import { OVERFLOW_MODES, warmupSchema } from "./schema-warmup.ts";
 import type { PoolConfig, RouteRule, SourceConfig, WarmupConfig } from "./types.ts";
 import { EXPECTED, isEmailAddress, isHostname, isIpLiteral } from "./values.ts";
@@ -210,23 +210,13 @@ export interface ReferenceInput {
   transports: Record<string, { pool: string | null; bindAddress: string | null }>;
 }
 
-interface IssueSink {
-  addIssue(issue: { code: "custom"; path: Path; input: unknown; message: string; params: object }): void;
-}
-
 /** One issue at `path` for a name that is not among `known`, with a did-you-mean hint. */
 export function unknownName(check: IssueSink, path: Path, name: string, what: string, known: string[]) {
   const list = known.length > 0 ? ` (one of ${known.join(", ")})` : " (none is configured)";
   const suggestion = didYouMean(name, known);
   const hint = suggestion === undefined ? "" : `; did you mean ${JSON.stringify(suggestion)}?`;
   const expected = `the name of a configured ${what}${list}${hint}`;
-  check.addIssue({
-    code: "custom",
-    path,
-    input: name,
-    message: `expected ${expected}`,
-    params: { expected },
-  });
+  addExpected(check, path, name, expected);
 }
 
 /** Every name referenced must exist; a transport takes a pool or a bind address, not both. */
@@ -260,13 +250,7 @@ export function checkReferences(raw: ReferenceInput, check: IssueSink): void {
     }
     if (transport.bindAddress !== null) {
       const expected = "either pool or bind_address, not both (a pool brings its own source addresses)";
-      check.addIssue({
-        code: "custom",
-        path: ["transports", name, "bind_address"],
-        input: transport.bindAddress,
-        message: `expected ${expected}`,
-        params: { expected },
-      });
+      addExpected(check, ["transports", name, "bind_address"], transport.bindAddress, expected);
     }
   }
   for (const [i, rule] of raw.routes.entries()) {

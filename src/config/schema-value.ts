@@ -26,3 +26,13 @@ export interface IssueSink {
     params: object;
   }): void;
 }
+
+/** Reports `expected` at `path` the way every config error reads: "found X, expected ...". */
+export function addExpected(
+  check: IssueSink,
+  path: (string | number)[],
+  input: unknown,
+  expected: string,
+): void {
+  check.addIssue({ code: "custom", path, input, message: `expected ${expected}`, params: { expected } });
+}

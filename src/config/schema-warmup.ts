@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 
-import { type IssueSink, value } from "./schema-value.ts";
+import { addExpected, type IssueSink, value } from "./schema-value.ts";
 import type { WarmupConfig, WarmupSchedule } from "./types.ts";
 import { isHostname } from "./values.ts";
 
@@ -109,13 +109,7 @@ export function checkWarmupProviders(
     for (const key of Object.keys(source.warmup?.schedules ?? {})) {
       if (known.includes(key)) continue;
       const expected = `a provider named under providers: (one of ${known.join(", ")})`;
-      check.addIssue({
-        code: "custom",
-        path: ["sources", name, "warmup", "schedules", key],
-        input: key,
-        message: `expected ${expected}`,
-        params: { expected },
-      });
+      addExpected(check, ["sources", name, "warmup", "schedules", key], key, expected);
     }
   }
 }
