@@ -10,10 +10,10 @@
  * SIGINT (Ctrl-C reaches the whole process group) is then left to the supervisor.
  */
 import { parseArgs } from "node:util";
-import pino from "pino";
 import type { Config } from "../config/types.ts";
 import { startInstance } from "../instance/instance.ts";
 import { verifySources } from "../instance/verify-sources.ts";
+import { openDeliveryLogFile } from "../results/log-file.ts";
 import { createLogger } from "../results/logger.ts";
 import { SpoolError } from "../spool/types.ts";
 import { type FromInstance, isToInstance } from "../supervisor/ipc.ts";
@@ -85,16 +85,9 @@ async function run(
   const baseLogger = createLogger({ level: config.log.level, file: "stderr" });
   // startInstance names the instance on its own lines; these are the lines of this command.
   const logger = baseLogger.child({ instance: name });
-  // Buffered, asynchronous writes: a synchronous write per log line cost more CPU than the SMTP
-  // work itself under load. The spool, not the log, is what must survive a crash. On a shared
-  // stdout pipe, writes of at most PIPE_BUF bytes keep the lines of several instances whole.
-  const toStdout = config.log.file === "-";
-  const out = pino.destination({
-    dest: toStdout ? 1 : config.log.file,
-    mkdir: true,
-    sync: false,
-    ...(toStdout ? { maxWrite: 4096 } : {}),
-  });
+  // Buffered, asynchronous writes (src/results/log-file.ts): the spool, not the log, is what
+  // must survive a crash.
+  const out = openDeliveryLogFile(config.log.file);
   let instance: RunningInstance;
   try {
     instance = await startInstance({
@@ -145,6 +138,7 @@ async function run(
   const reason = await stopReason;
   logger.info({ reason }, "stopping");
   await instance.stop();
+  out.close();
   out.flushSync();
   return EXIT.ok;
 }

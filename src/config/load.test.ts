@@ -105,7 +105,7 @@ describe("loadConfig", () => {
         timeoutMs: 1500,
         tries: 3,
       },
-      delivery: { allowPrivateDestinations: true, defaultTransport: "bulk" },
+      delivery: { allowPrivateDestinations: true, defaultTransport: "bulk", threads: 1 },
       transports: {
         mx: defaultTransport("mx", "mx1.example.com"),
         bulk: {
@@ -273,7 +273,7 @@ describe("builtinConfig", () => {
       tls: null,
       auth: null,
       dns: { servers: [], timeoutMs: 5000, tries: 2 },
-      delivery: { allowPrivateDestinations: false, defaultTransport: "mx" },
+      delivery: { allowPrivateDestinations: false, defaultTransport: "mx", threads: 1 },
       transports: { mx: defaultTransport("mx", hostname()) },
       sources: {},
       pools: {},

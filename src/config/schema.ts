@@ -211,10 +211,12 @@ const deliverySchema = z
   .strictObject({
     allow_private_destinations: z.boolean().default(false),
     default_transport: text("a transport name").prefault("mx"),
+    threads: integer(0).prefault(1),
   })
   .transform((d) => ({
     allowPrivateDestinations: d.allow_private_destinations,
     defaultTransport: d.default_transport,
+    threads: d.threads,
   }));
 
 const adminSchema = z.strictObject({

@@ -217,6 +217,11 @@ export interface Config {
     /** When false, an MX that resolves to loopback/private/link-local space is refused. */
     allowPrivateDestinations: boolean;
     defaultTransport: string;
+    /**
+     * Worker threads that run the outbound SMTP sessions, so that sending and receiving use
+     * separate cores; 0 runs them on the instance's main thread.
+     */
+    threads: number;
   };
   transports: Record<string, TransportConfig>;
   sources: Record<string, SourceConfig>;

@@ -15,16 +15,21 @@ import type { SiteConnectorDeps } from "../delivery/smtp-session.ts";
 import type { Reply } from "../message/types.ts";
 import { type AttributionStore, openAttributionStore } from "./attribution.ts";
 import { type Counters, openCounters } from "./counters.ts";
-import { createFeedbackSink, type FeedbackSink, providerOf } from "./counters-events.ts";
+import { createFeedbackSink, type FeedbackSink } from "./counters-events.ts";
 import { createIngestor, type Ingestor } from "./ingest.ts";
+import { type SendNotice, verpReturnPath } from "./return-path.ts";
 import type { BounceClass, FeedbackEvent, SuppressionList } from "./types.ts";
-import { ANY_RECIPIENT, type VerpSettings, verpAddress } from "./verp.ts";
+import type { VerpSettings } from "./verp.ts";
 
 export interface InstanceFeedback {
   sink: FeedbackSink;
   ingestor: Ingestor;
   /** For createSiteConnector; undefined when VERP is off. */
   returnPath: SiteConnectorDeps["returnPath"];
+  /** VERP settings, for a delivery thread that builds its own returnPath; null when off. */
+  verp: VerpSettings | null;
+  /** Records a send a delivery thread noted (see return-path.ts). */
+  noteSend(notice: SendNotice): void;
   reputation(filter: { ip?: string; tenant?: string; provider?: string }): ReputationReport;
   importReport(raw: Buffer): Promise<IngestSummary>;
   close(): Promise<void>;
@@ -88,24 +93,16 @@ export async function openInstanceFeedback(deps: {
     logger: deps.logger,
     now,
   });
-  const returnPath: SiteConnectorDeps["returnPath"] = verp
-    ? (site, relay, job, recipients) => {
-        // Recorded before MAIL FROM: a bounce can never outrun its attribution.
-        attribution.recordSend(job.id, job.sender, {
-          recipients: recipients.map((r) => ({ index: r.index, address: r.address })),
-          sourceIp: relay.sourceIp,
-          transport: site.transport.name,
-          provider: providerOf(relay.host, recipients[0]?.address ?? null),
-          at: now(),
-        });
-        const only = recipients.length === 1 ? recipients[0]!.index : ANY_RECIPIENT;
-        return verpAddress(verp, { queueId: job.id, recipientIndex: only });
-      }
-    : undefined;
+  const noteSend = (notice: SendNotice) => {
+    const { queueId, sender, ...send } = notice;
+    attribution.recordSend(queueId, sender, { ...send, at: now() });
+  };
   return {
     sink: createFeedbackSink({ counters, attribution, classify: deps.classify, now }),
     ingestor,
-    returnPath,
+    verp,
+    noteSend,
+    returnPath: verp ? verpReturnPath(verp, noteSend) : undefined,
     reputation: (filter) => ({ instance: deps.name, ...counters.report(filter) }),
     importReport: (raw) => ingestor.ingest(raw, null),
     async close() {

@@ -8,11 +8,13 @@ import type { Logger } from "pino";
 import { type AdminServer, startAdminServer } from "../admin-api/server.ts";
 import { sourcesListing } from "../admin-api/sources-view.ts";
 import type { AdminEndpoint } from "../api-types/queue.ts";
-import type { Config } from "../config/types.ts";
+import type { Config, DkimConfig } from "../config/types.ts";
 import { createDnsResolver } from "../delivery/dns-resolver.ts";
 import { createDestinationResolver } from "../delivery/mx-resolver.ts";
 import { createSourceSelector } from "../delivery/pool.ts";
 import { createSiteConnector } from "../delivery/smtp-session.ts";
+import { createThreadConnector } from "../delivery/thread-connector.ts";
+import { verpForThread } from "../delivery/thread-protocol.ts";
 import { createDkimSigner, type DkimSigner } from "../dkim/signer.ts";
 import { loadBounceRulesFile } from "../feedback/classify-bounce.ts";
 import { type InstanceFeedback, openInstanceFeedback } from "../feedback/ingest-setup.ts";
@@ -146,6 +148,21 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     classify: (reply) => rules.classifier.classify(reply),
     suppression,
   });
+  // Outbound SMTP sessions run in delivery threads (another core) unless `delivery.threads` is 0.
+  const threadConnector =
+    config.delivery.threads > 0
+      ? createThreadConnector({
+          threads: config.delivery.threads,
+          settings: {
+            logLevel: logger.level,
+            logBindings: logger.bindings(),
+            dkim: signingConfig(config),
+            verp: verpForThread(feedback.verp),
+          },
+          logger,
+          noteSend: (notice) => feedback.noteSend(notice),
+        })
+      : null;
   const scheduler = new Scheduler({
     config: () => config,
     spool,
@@ -156,11 +173,13 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       allowPrivateDestinations: config.delivery.allowPrivateDestinations,
       logger,
     }),
-    connector: createSiteConnector({
-      logger,
-      dkim: () => dkim,
-      ...(feedback.returnPath ? { returnPath: feedback.returnPath } : {}),
-    }),
+    connector:
+      threadConnector ??
+      createSiteConnector({
+        logger,
+        dkim: () => dkim,
+        ...(feedback.returnPath ? { returnPath: feedback.returnPath } : {}),
+      }),
     results,
     logger,
     backoff,
@@ -220,6 +239,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
   } catch (err) {
     await listener.stop().catch(() => {});
     await scheduler.stop();
+    await threadConnector?.close();
     await spool.close();
     await feedback.close();
     await suppression.close();
@@ -248,6 +268,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       };
       try {
         dkim = instanceDkimSigner(next);
+        threadConnector?.setDkim(signingConfig(next));
       } catch (err) {
         logger.error({ err }, "DKIM keys not reloaded: keeping the keys loaded before");
       }
@@ -262,6 +283,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       await listener.stop();
       await admin?.close();
       await scheduler.stop();
+      await threadConnector?.close();
       await spool.close();
       await feedback.close();
       await suppression.close();
@@ -348,8 +370,13 @@ function createReceiver(deps: {
 
 /** Only delivering roles sign; the others hand their mail on unsigned. */
 function instanceDkimSigner(config: Config): DkimSigner | null {
+  const signing = signingConfig(config);
+  return signing ? createDkimSigner(signing) : null;
+}
+
+function signingConfig(config: Config): DkimConfig | null {
   const { role } = config.instance;
-  return role === "output" || role === "all" ? createDkimSigner(config.dkim) : null;
+  return role === "output" || role === "all" ? config.dkim : null;
 }
 
 /** Settings a running instance keeps until restart, and which of them the new config changes. */
@@ -359,6 +386,7 @@ function restartOnlySettings(current: Config, next: Config): string[] {
   if (current.delivery.allowPrivateDestinations !== next.delivery.allowPrivateDestinations) {
     changed.push("delivery.allowPrivateDestinations");
   }
+  if (current.delivery.threads !== next.delivery.threads) changed.push("delivery.threads");
   // Turning TLS or AUTH on or off changes what the listeners offer: a restart.
   if ((current.tls === null) !== (next.tls === null)) changed.push("tls");
   if ((current.auth === null) !== (next.auth === null)) changed.push("auth");

@@ -84,6 +84,18 @@ describe("LineEndingFixer", () => {
     assert.equal(fixer.stats.longestLine, 8);
   });
 
+  it("clean CRLF chunks go out as the same buffer, with the same stats as a copy", () => {
+    const fixer = new LineEndingFixer();
+    const first = b("Subject: x\r\n\r\nline one\r\nlong");
+    const second = b("er line two\r\n");
+    assert.equal(fixer.write(first), first);
+    assert.equal(fixer.write(second), second);
+    fixer.end();
+    const copied = normalizeLineEndings(Buffer.concat([first, second, b("\n")]));
+    assert.deepEqual(fixer.stats, { ...copied.stats, bytes: copied.stats.bytes - 2, bareLineEndings: 0 });
+    assert.equal(fixer.stats.longestLine, "longer line two".length);
+  });
+
   it("the last line counts even without an ending", () => {
     assert.equal(normalizeLineEndings(b("ab\r\nabcdef")).stats.longestLine, 6);
   });

@@ -28,6 +28,9 @@ export function plainAddress(address: string): string {
   return mapped ? mapped[1]! : address;
 }
 
+/** Client addresses whose answer is remembered; the memo starts over when it is full. */
+const RECENT_CLIENTS = 4096;
+
 /** Throws on a malformed network: that is a start-up configuration error. */
 export function createRelayAccess(trustedNetworks: readonly string[]): RelayAccess {
   const trusted = new BlockList();
@@ -45,12 +48,19 @@ export function createRelayAccess(trustedNetworks: readonly string[]): RelayAcce
     }
     trusted.addSubnet(address, prefix, family === 4 ? "ipv4" : "ipv6");
   }
+  // A session asks several times (greeting, connection cap, each RCPT), and the same clients
+  // come back: remember recent answers instead of building a SocketAddress each time.
+  const recent = new Map<string, boolean>();
   return {
     isTrusted(address: string): boolean {
+      const known = recent.get(address);
+      if (known !== undefined) return known;
       const plain = plainAddress(address);
       const family = isIP(plain);
-      if (family === 0) return false;
-      return trusted.check(plain, family === 4 ? "ipv4" : "ipv6");
+      const answer = family !== 0 && trusted.check(plain, family === 4 ? "ipv4" : "ipv6");
+      if (recent.size >= RECENT_CLIENTS) recent.clear();
+      recent.set(address, answer);
+      return answer;
     },
   };
 }

@@ -42,7 +42,7 @@ export function testConfig(
     tls: null,
     auth: null,
     dns: { servers: [], timeoutMs: 1000, tries: 1 },
-    delivery: { allowPrivateDestinations: true, defaultTransport: "default" },
+    delivery: { allowPrivateDestinations: true, defaultTransport: "default", threads: 0 },
     transports: {},
     sources: {},
     pools: {},

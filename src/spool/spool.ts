@@ -20,6 +20,7 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { NewMessage, QueueId } from "../message/types.ts";
+import { BodyCache } from "./body-cache.ts";
 import { acquireSpoolLock, type SpoolLock } from "./lock.ts";
 import { createQueueIdGenerator } from "./queue-id.ts";
 import { type EncodedRecord, encodeJsonRecord, encodeMessageRecord, RecordType } from "./record.ts";
@@ -55,6 +56,8 @@ export interface SpoolOptions {
   compactIntervalMs?: number;
   /** Default: live bytes < 25% of the segment, or segment older than 1 hour. */
   compaction?: Partial<CompactionPolicy>;
+  /** Bodies of recently stored messages kept in memory for their first attempt. Default 32 MiB. */
+  bodyCacheBytes?: number;
 }
 
 export interface SpoolStats {
@@ -104,6 +107,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
   let cleaning: Promise<void> | null = null;
   let cleanAgain = false;
   const readers = new Map<number, Promise<SpoolFileHandle>>();
+  const bodies = new BodyCache(options.bodyCacheBytes ?? 32 * 1024 * 1024);
   let recovering = false;
   let recovery: Promise<RecoverySummary> = Promise.reject(
     new SpoolError("SPOOL_CLOSED", "spool is not open"),
@@ -376,6 +380,7 @@ export function createSpool(options: SpoolOptions): DurableSpool {
           recordLength: record.length,
         }),
       );
+      bodies.put(meta.id, body);
       return meta;
     },
 
@@ -397,7 +402,10 @@ export function createSpool(options: SpoolOptions): DurableSpool {
       entry.inflight++;
       try {
         await append(record, true, (p) => {
-          if (index.applyDone(id, fresh, p.segment) === "removed") scheduleCleanup();
+          if (index.applyDone(id, fresh, p.segment) === "removed") {
+            bodies.delete(id);
+            scheduleCleanup();
+          }
         });
       } finally {
         entry.inflight--;
@@ -415,7 +423,10 @@ export function createSpool(options: SpoolOptions): DurableSpool {
       entry.inflight++;
       try {
         await append(encodeJsonRecord(RecordType.deleted, { id }), true, (p) => {
-          if (index.applyDelete(id, p.segment)) scheduleCleanup();
+          if (index.applyDelete(id, p.segment)) {
+            bodies.delete(id);
+            scheduleCleanup();
+          }
         });
       } finally {
         entry.inflight--;
@@ -434,6 +445,8 @@ export function createSpool(options: SpoolOptions): DurableSpool {
     },
 
     async readBody(id: QueueId): Promise<Buffer> {
+      const cached = bodies.get(id);
+      if (cached !== undefined) return cached;
       for (let attempt = 0; ; attempt++) {
         const entry = index.messages.get(id);
         if (entry === undefined) throw new Error(`queue id ${id} is not in the spool`);

@@ -39,6 +39,7 @@ export function restartOnlyChanges(current: Config, next: Config): string[] {
   if (current.delivery.allowPrivateDestinations !== next.delivery.allowPrivateDestinations) {
     changed.push("delivery.allowPrivateDestinations");
   }
+  if (current.delivery.threads !== next.delivery.threads) changed.push("delivery.threads");
   return changed;
 }
 

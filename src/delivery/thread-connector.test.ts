@@ -1,0 +1,93 @@
+/**
+ * The thread connector against a real SMTP receiver: sessions run in a real worker thread, the
+ * outcomes and the VERP send notices come back as data, and a stopped thread fails what is
+ * asked of it as deferred instead of hanging or throwing.
+ */
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import pino from "pino";
+import type { SendNotice } from "../feedback/return-path.ts";
+import { findToken } from "../feedback/verp.ts";
+import { openedSession, outcomeSummary, startReceiver, testJob, testSite } from "./test-helpers.ts";
+import { createThreadConnector } from "./thread-connector.ts";
+import { verpForThread } from "./thread-protocol.ts";
+
+const logger = pino({ level: "silent" });
+const cleanups: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const settings = { logLevel: "silent", logBindings: {}, dkim: null, verp: null };
+
+describe("thread connector", () => {
+  it("delivers through a session that lives in the delivery thread", async () => {
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const connector = createThreadConnector({ threads: 2, settings, logger });
+    cleanups.push(() => connector.close());
+    const session = openedSession(await connector.open(testSite(receiver.port, [["127.0.0.1"]])), cleanups);
+    for (const n of [1, 2]) {
+      const outcomes = await session.deliver(testJob([`r${n}@dest.test`]));
+      assert.deepEqual(outcomeSummary(outcomes), [[0, "delivered", 250, null]]);
+      const first = outcomes[0]!;
+      assert.ok(first.kind === "delivered");
+      assert.equal(first.relay.port, receiver.port);
+    }
+    assert.equal(session.usable, true);
+    assert.equal(receiver.connections, 1, "both messages went over one connection");
+    assert.deepEqual(
+      receiver.messages.map((m) => m.to),
+      [["r1@dest.test"], ["r2@dest.test"]],
+    );
+    assert.match(receiver.messages[0]!.body, /Hello\./);
+  });
+
+  it("answers a failed open as data", async () => {
+    const receiver = await startReceiver();
+    const port = receiver.port;
+    await receiver.close();
+    const connector = createThreadConnector({ threads: 1, settings, logger });
+    cleanups.push(() => connector.close());
+    const opened = await connector.open(testSite(port, [["127.0.0.1"]]));
+    assert.equal(opened.ok, false);
+    assert.ok(!opened.ok && opened.reply.code >= 400);
+  });
+
+  it("VERP: the thread builds the return path and posts the send back", async () => {
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const notices: SendNotice[] = [];
+    const verpSettings = { domain: "bounces.test", localPart: "b", secret: Buffer.from("s3cret") };
+    const verp = verpForThread(verpSettings);
+    const connector = createThreadConnector({
+      threads: 1,
+      settings: { ...settings, verp },
+      logger,
+      noteSend: (n) => notices.push(n),
+    });
+    cleanups.push(() => connector.close());
+    const session = openedSession(await connector.open(testSite(receiver.port, [["127.0.0.1"]])), cleanups);
+    const job = testJob(["one@dest.test"]);
+    await session.deliver(job);
+    const token = findToken(verpSettings, receiver.messages[0]!.from);
+    assert.deepEqual(token, { queueId: job.id.toUpperCase(), recipientIndex: 0 });
+    assert.equal(notices.length, 1);
+    assert.equal(notices[0]!.queueId, job.id);
+    assert.deepEqual(notices[0]!.recipients, [{ index: 0, address: "one@dest.test" }]);
+    assert.equal(notices[0]!.sourceIp, "127.0.0.1");
+  });
+
+  it("after the threads stopped, a session defers instead of hanging", async () => {
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const connector = createThreadConnector({ threads: 1, settings, logger });
+    const opened = await connector.open(testSite(receiver.port, [["127.0.0.1"]]));
+    assert.ok(opened.ok);
+    await connector.close();
+    const outcomes = await opened.session.deliver(testJob(["late@dest.test"]));
+    assert.deepEqual(outcomeSummary(outcomes), [[0, "deferred", 451, "destination"]]);
+    assert.equal(opened.session.usable, false);
+    await opened.session.close();
+  });
+});
