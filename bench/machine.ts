@@ -14,8 +14,8 @@ export interface MachineFacts {
   os: string;
   node: string;
   postfix: string | null;
-  /** The file system holding the spool directories (findmnt on the work dir). */
-  spoolFs: { dir: string; source: string; fstype: string; options: string; freeGiB: number };
+  /** The file system holding the spool directories (findmnt on the work dir): its mount point, not the dir. */
+  spoolFs: { mount: string; source: string; fstype: string; options: string; freeGiB: number };
   /** 1/5/15-minute load when the benchmark started: others' work on this machine skews results. */
   loadAtStart: number[];
 }
@@ -26,10 +26,10 @@ function sh(cmd: string, args: string[]): string {
 }
 
 export function machineFacts(spoolDir: string, postfixVersion: string | null): MachineFacts {
-  const [source = "?", fstype = "?", options = "?"] = sh("findmnt", [
+  const [mount = "?", source = "?", fstype = "?", options = "?"] = sh("findmnt", [
     "-n",
     "-o",
-    "SOURCE,FSTYPE,OPTIONS",
+    "TARGET,SOURCE,FSTYPE,OPTIONS",
     "--target",
     spoolDir,
   ]).split(/\s+/);
@@ -46,7 +46,7 @@ export function machineFacts(spoolDir: string, postfixVersion: string | null): M
     os,
     node: process.version,
     postfix: postfixVersion,
-    spoolFs: { dir: spoolDir, source, fstype, options, freeGiB: Math.round(avail / 1024 ** 3) },
+    spoolFs: { mount, source, fstype, options, freeGiB: Math.round(avail / 1024 ** 3) },
     loadAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * Postfix as the benchmark's peer, configured exactly as in /work/shared/bench-anchors.md: a
+ * Postfix as the benchmark's peer, configured as bench/README.md describes: a
  * loopback-only relay (S1), and the postmulti input -> postfix-out pipeline (S2). Installs Debian's
  * postfix package when missing, keeps the host's own /etc/postfix files aside and puts them back
  * (and stops Postfix, and removes the postfix-out instance) in `restore()`.

@@ -180,7 +180,7 @@ export function reportMarkdown(r: BenchReport): string {
     `| CPU | ${m.nproc} × ${m.cpuModel} |`,
     `| RAM | ${m.memTotalGiB} GiB |`,
     `| OS / kernel | ${m.os} / ${m.kernel} |`,
-    `| spool file system | ${m.spoolFs.dir} on ${m.spoolFs.source} ${m.spoolFs.fstype} (${m.spoolFs.options}), ${m.spoolFs.freeGiB} GiB free |`,
+    `| spool file system | ${m.spoolFs.source} mounted on ${m.spoolFs.mount}, ${m.spoolFs.fstype} (${m.spoolFs.options}), ${m.spoolFs.freeGiB} GiB free |`,
     `| load average at start | ${m.loadAtStart.join(" / ")} |`,
     `| software | Node ${m.node}, Postfix ${m.postfix ?? "n/a"} |`,
     "",

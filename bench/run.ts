@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     notes: [
       "Load: smtp-source -s 20 -m N -l 4096 -f bench@source.example -t rcpt@sink.example -M client.example (a new connection per message).",
       "Sink: smtp-sink -u nobody -c -m 1024 127.0.0.1:PORT 1024, a fresh one per run.",
-      "Postfix: configured as in /work/shared/bench-anchors.md; each run starts from an empty queue and Postfix is stopped after it.",
+      "Postfix: configured as in bench/README.md (Postfix as the peer); each run starts from an empty queue and Postfix is stopped after it.",
       "mailfleet: a fresh spool per run; transport concurrency 50, max_messages_per_connection 1000, bind 127.0.0.2.",
     ],
   };
