@@ -21,6 +21,7 @@ const ID = "01HZX3K9ZQ0000ABCDEF";
 
 describe("admin API", () => {
   const calls: { action: QueueAction; selection: QueueSelection }[] = [];
+  const limits: (number | null)[] = [];
   let server: AdminServer;
   let endpoint: AdminEndpoint;
   let cleanup: () => Promise<void>;
@@ -41,7 +42,10 @@ describe("admin API", () => {
       spoolDir: tmp.dir,
       logger: silentLogger,
       handlers: {
-        queue: () => ({ instance: "main", total: 0, messages: [] }),
+        queue: (limit) => {
+          limits.push(limit);
+          return { instance: "main", total: 0, messages: [] };
+        },
         queueSummary: () => summary,
         sources: () => ({ sources: [] }),
         async queueAction(action, selection): Promise<QueueActionResult> {
@@ -77,6 +81,14 @@ describe("admin API", () => {
   it("serves the queue listing and the summary", async () => {
     assert.deepEqual((await call("GET", "/v1/queue")).json, { instance: "main", total: 0, messages: [] });
     assert.deepEqual((await call("GET", "/v1/queue/summary")).json, summary);
+  });
+
+  it("passes a first-page limit on, and refuses one that is not a number", async () => {
+    limits.length = 0;
+    assert.equal((await call("GET", "/v1/queue?limit=25")).status, 200);
+    assert.equal((await call("GET", "/v1/queue?limit=-1")).status, 400);
+    assert.equal((await call("GET", "/v1/queue?limit=ten")).status, 400);
+    assert.deepEqual(limits, [25]);
   });
 
   it("runs each action with a valid selection", async () => {

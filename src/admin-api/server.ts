@@ -57,7 +57,8 @@ import { testClockEndpoint } from "./test-clock-endpoint.ts";
 import { warmupEndpoint } from "./warmup-endpoint.ts";
 
 export interface AdminHandlers {
-  queue(): QueueListing;
+  /** The queue, oldest first; only the `limit` oldest messages when given. */
+  queue(limit: number | null): QueueListing;
   /** Pending recipients per domain by age (GET /v1/queue/summary). */
   queueSummary(): QueueSummary;
   /** hold, release, delete, requeue or flush the selected messages (POST /v1/queue/ACTION). */
@@ -87,7 +88,7 @@ export interface AdminServer {
 
 export function adminRoutes(handlers: AdminHandlers): Record<string, Endpoint> {
   const routes: Record<string, Endpoint> = {
-    "GET /v1/queue": queueEndpoint(() => handlers.queue()),
+    "GET /v1/queue": queueEndpoint((limit) => handlers.queue(limit)),
     "GET /v1/queue/summary": queueSummaryEndpoint(() => handlers.queueSummary()),
     "GET /v1/sources": sourcesEndpoint(() => handlers.sources()),
   };

@@ -29,7 +29,9 @@ export interface QueueMessageView {
 
 export interface QueueListing {
   instance: string;
+  /** Every message in the queue. */
   total: number;
+  /** Oldest first: all of them, or the `limit` oldest (GET /v1/queue?limit=N, mailq -n N). */
   messages: QueueMessageView[];
 }
 

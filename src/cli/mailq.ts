@@ -1,11 +1,12 @@
 /**
- * `mailfleet mailq [--instance NAME] [--json]`: the queue of every instance of the fleet (or one),
+ * `mailfleet mailq [--instance NAME] [-n N] [--json]`: the queue of every instance of the fleet (or one),
  * grouped under a heading per instance, Postfix-style or as JSON. An instance that is not running
  * is one line in the report; the exit code is non-zero only when no instance could be asked.
  */
 import { parseArgs } from "node:util";
 import type { QueueListing } from "../api-types/queue.ts";
 import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
+import { CliError, EXIT } from "./exit-codes.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 export async function runMailq(args: string[]): Promise<number> {
@@ -15,10 +16,15 @@ export async function runMailq(args: string[]): Promise<number> {
       config: { type: "string", short: "c" },
       instance: { type: "string" },
       json: { type: "boolean", default: false },
+      limit: { type: "string", short: "n" },
     },
   });
+  if (values.limit !== undefined && !/^\d{1,9}$/.test(values.limit)) {
+    throw new CliError(`-n: expected a number of messages, got "${values.limit}"`, EXIT.usage);
+  }
+  const path = values.limit === undefined ? "/v1/queue" : `/v1/queue?limit=${values.limit}`;
   const instances = selectInstances(loadFleetOrExit(values.config), values.instance);
-  const answers = await adminCallEach(instances, (c) => adminCall<QueueListing>(c, "GET", "/v1/queue"));
+  const answers = await adminCallEach(instances, (c) => adminCall<QueueListing>(c, "GET", path));
   return printFleetReport(answers, formatMailq, values.json);
 }
 
@@ -42,6 +48,10 @@ export function formatMailq(listing: QueueListing): string {
     lines.push("");
   }
   const bytes = listing.messages.reduce((sum, m) => sum + m.size, 0);
+  if (listing.messages.length < listing.total) {
+    lines.push(`-- the ${listing.messages.length} oldest of ${listing.total} Requests shown (-n).`);
+    return lines.join("\n");
+  }
   lines.push(
     `-- ${Math.ceil(bytes / 1024)} Kbytes in ${listing.total} Request${listing.total === 1 ? "" : "s"}.`,
   );

@@ -57,7 +57,7 @@ const commands: Record<string, Command> = {
   },
   mailq: {
     summary: "list the queue of every running instance, grouped by instance",
-    usage: "mailfleet mailq [-c FILE] [--instance NAME] [--json]",
+    usage: "mailfleet mailq [-c FILE] [--instance NAME] [-n N] [--json]",
     run: runMailq,
   },
   queue: {
