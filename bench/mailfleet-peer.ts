@@ -12,7 +12,7 @@ import { basename, join, resolve } from "node:path";
 import { freePort } from "../test/support/ports.ts";
 import { stopChild } from "./load.ts";
 import type { RunningSetup, SetupFactory } from "./measure.ts";
-import { statusBytes } from "./proc-stats.ts";
+import { processTree, statusBytes } from "./proc-stats.ts";
 
 export const repoRoot = resolve(import.meta.dirname, "..");
 const cliPath = join(repoRoot, "bin/mailfleet.js");
@@ -129,7 +129,9 @@ function instanceSetup(port: number, processes: MailfleetProcess[]): RunningSetu
   return {
     port,
     pids: () => processes.filter((p) => p.child.exitCode === null).map((p) => p.pid),
-    peakRssBytes: () => processes.reduce((sum, p) => sum + statusBytes(p.pid, "VmHWM"), 0),
+    // `mailfleet start` is a supervisor: the instances are its children, so sum over the tree.
+    peakRssBytes: () =>
+      processTree(processes.map((p) => p.pid)).reduce((sum, pid) => sum + statusBytes(pid, "VmHWM"), 0),
     died: Promise.race(processes.map((p) => p.died)),
     outcomes: () => Object.assign({}, ...processes.map((p) => deliveryLogCounts(p.dir))),
     async stop() {

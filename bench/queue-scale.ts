@@ -14,7 +14,14 @@ import { createSpool } from "../src/spool/spool.ts";
 import { freePort } from "../test/support/ports.ts";
 import { openSmtp } from "../test/support/smtp-dialog.ts";
 import { repoRoot, startMailfleetProcess, writeMailfleetConfig } from "./mailfleet-peer.ts";
-import { statusBytes } from "./proc-stats.ts";
+import { processTree, statusBytes } from "./proc-stats.ts";
+
+export interface CommandTiming {
+  seconds: number;
+  exitCode: number | null;
+  stdoutBytes: number;
+  stderr: string;
+}
 
 export interface QueueScaleResult {
   messages: number;
@@ -25,9 +32,15 @@ export interface QueueScaleResult {
   listeningSeconds: number | null;
   /** spawn -> first 250 reply to a probe's final dot. */
   firstAcceptSeconds: number | null;
+  /** spawn -> the instance logged "queue recovered" (every old message back in the scheduler). */
+  recoveredSeconds: number | null;
+  /** Summed over the supervisor and its instance process. */
   rssAfterStartBytes: number | null;
+  rssRecoveredBytes: number | null;
   peakRssBytes: number | null;
-  mailq: { seconds: number; exitCode: number | null; stdoutBytes: number; stderr: string } | null;
+  /** `mailfleet queue summary` and `mailfleet mailq -n 100`, once the queue is recovered. */
+  summary: CommandTiming | null;
+  mailq: CommandTiming | null;
   stopSeconds: number | null;
   error: string | null;
 }
@@ -113,11 +126,17 @@ async function firstAccept(port: number, until: () => boolean): Promise<number |
   return null;
 }
 
-function runMailq(configPath: string, outPath: string, timeoutMs: number) {
-  return new Promise<{ seconds: number; exitCode: number | null; stderr: string }>((resolve) => {
+/** Runs `mailfleet ARGS -c config` with stdout to `outPath`; how long it took and how it ended. */
+function runCli(
+  args: string[],
+  configPath: string,
+  outPath: string,
+  timeoutMs: number,
+): Promise<CommandTiming> {
+  return new Promise((resolve) => {
     const fd = openSync(outPath, "w");
     const started = performance.now();
-    const child = spawn(process.execPath, ["bin/mailfleet.js", "mailq", "-c", configPath, "--json"], {
+    const child = spawn(process.execPath, ["bin/mailfleet.js", ...args, "-c", configPath], {
       cwd: repoRoot,
       stdio: ["ignore", fd, "pipe"],
     });
@@ -132,10 +151,21 @@ function runMailq(configPath: string, outPath: string, timeoutMs: number) {
       resolve({
         seconds: (performance.now() - started) / 1000,
         exitCode: code ?? (signal ? -1 : null),
+        stdoutBytes: statSync(outPath).size,
         stderr,
       });
     });
   });
+}
+
+/** Polls the instance's stderr until it logs that the whole queue is back; null on timeout. */
+async function recovered(stderrTail: (chars?: number) => string, timeoutMs: number): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (stderrTail(1_000_000).includes('"msg":"queue recovered"')) return performance.now();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return null;
 }
 
 function duBytes(dir: string): number {
@@ -159,8 +189,11 @@ export async function runQueueScale(options: {
     spoolBytes: 0,
     listeningSeconds: null,
     firstAcceptSeconds: null,
+    recoveredSeconds: null,
     rssAfterStartBytes: null,
+    rssRecoveredBytes: null,
     peakRssBytes: null,
+    summary: null,
     mailq: null,
     stopSeconds: null,
     error: null,
@@ -198,12 +231,17 @@ export async function runQueueScale(options: {
       });
       const accepted = await probe;
       result.firstAcceptSeconds = accepted === null ? null : (accepted - mf.spawnedAt) / 1000;
-      await new Promise((r) => setTimeout(r, 2000));
-      result.rssAfterStartBytes = statusBytes(mf.pid, "VmRSS");
-      options.log("S3: running mailfleet mailq --json");
-      const mq = await runMailq(config, join(dir, "mailq.json"), 600_000);
-      result.mailq = { ...mq, stdoutBytes: statSync(join(dir, "mailq.json")).size };
-      result.peakRssBytes = statusBytes(mf.pid, "VmHWM");
+      const tree = () => processTree([mf.pid]);
+      const treeBytes = (field: "VmRSS" | "VmHWM") =>
+        tree().reduce((sum, pid) => sum + statusBytes(pid, field), 0);
+      result.rssAfterStartBytes = treeBytes("VmRSS");
+      const back = await recovered(mf.stderrTail, 900_000);
+      result.recoveredSeconds = back === null ? null : (back - mf.spawnedAt) / 1000;
+      result.rssRecoveredBytes = treeBytes("VmRSS");
+      options.log("S3: running mailfleet queue summary and mailfleet mailq -n 100");
+      result.summary = await runCli(["queue", "summary"], config, join(dir, "summary.txt"), 600_000);
+      result.mailq = await runCli(["mailq", "-n", "100"], config, join(dir, "mailq.txt"), 600_000);
+      result.peakRssBytes = treeBytes("VmHWM");
       const stopAt = performance.now();
       await mf.stop();
       result.stopSeconds = (performance.now() - stopAt) / 1000;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { type FanoutResult, fanoutMarkdown } from "./fanout.ts";
 import type { MachineFacts } from "./machine.ts";
 import type { RunResult } from "./measure.ts";
-import type { QueueScaleResult } from "./queue-scale.ts";
+import type { CommandTiming, QueueScaleResult } from "./queue-scale.ts";
 
 export type SetupName = "mailfleet" | "postfix" | "direct";
 
@@ -138,6 +138,12 @@ export function scenarioMarkdown(s: BenchReport["scenarios"][number]): string {
   return lines.join("\n");
 }
 
+function timing(t: CommandTiming | null): string {
+  if (t === null) return "–";
+  const err = t.stderr ? `, stderr: ${t.stderr.trim().slice(0, 300)}` : "";
+  return `${t.seconds.toFixed(2)} s, exit ${t.exitCode}, ${(t.stdoutBytes / 1024).toFixed(1)} KiB${err}`;
+}
+
 export function queueScaleMarkdown(q: BenchReport["queueScale"]): string {
   if ("skipped" in q) return `### S3: queue scale\n\nskipped: ${q.skipped}`;
   const s = (x: number | null) => (x === null ? "–" : `${x.toFixed(2)} s`);
@@ -151,14 +157,12 @@ export function queueScaleMarkdown(q: BenchReport["queueScale"]): string {
     ["spool size on disk", mib(q.spoolBytes)],
     ['start → "listening on"', s(q.listeningSeconds)],
     ["start → first 250 after DATA", s(q.firstAcceptSeconds)],
-    ["RSS 2 s after start", mib(q.rssAfterStartBytes)],
-    ["peak RSS (VmHWM, after mailq)", mib(q.peakRssBytes)],
-    [
-      "`mailfleet mailq --json`",
-      q.mailq === null
-        ? "–"
-        : `${s(q.mailq.seconds)}, exit ${q.mailq.exitCode}, ${mib(q.mailq.stdoutBytes)} of JSON${q.mailq.stderr ? `, stderr: ${q.mailq.stderr.trim().slice(0, 300)}` : ""}`,
-    ],
+    ['start → "queue recovered" (every message back in the scheduler)', s(q.recoveredSeconds)],
+    ["RSS at first 250 (supervisor + instance)", mib(q.rssAfterStartBytes)],
+    ["RSS with the whole queue recovered", mib(q.rssRecoveredBytes)],
+    ["peak RSS (Σ VmHWM, after the commands below)", mib(q.peakRssBytes)],
+    ["`mailfleet queue summary`", timing(q.summary)],
+    ["`mailfleet mailq -n 100` (first page)", timing(q.mailq)],
     ["graceful stop (SIGTERM → exit)", s(q.stopSeconds)],
   ];
   const lines = ["### S3: queue scale (mailfleet only)", "", "| measure | value |", "| --- | --- |"];

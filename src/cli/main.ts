@@ -1,134 +1,142 @@
 /**
  * `mailfleet` command line: dispatches to one module per command through a fixed table.
  */
-import { runCheck } from "./check.ts";
-import { DKIM_USAGE, runDkim } from "./dkim.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
-import { FEEDBACK_USAGE, runFeedback } from "./feedback.ts";
-import { runImport } from "./import.ts";
-import { INSTANCE_USAGE, runInstance } from "./instance.ts";
-import { runLog } from "./log.ts";
-import { runMailq } from "./mailq.ts";
-import { QUEUE_USAGE, runQueue } from "./queue.ts";
-import { runReload } from "./reload.ts";
-import { REPUTATION_USAGE, runReputation } from "./reputation.ts";
-import { ROUTE_USAGE, runRoute } from "./route.ts";
-import { runSend } from "./send.ts";
-import { runStart } from "./start.ts";
-import { runStatus } from "./status.ts";
-import { runStop } from "./stop.ts";
-import { runSuppression, SUPPRESSION_USAGE } from "./suppression.ts";
-import { runTenant, TENANT_USAGE } from "./tenant.ts";
-import { runTls, TLS_USAGE } from "./tls.ts";
-import { runUser, USER_USAGE } from "./user.ts";
-import { runWarmup, WARMUP_USAGE } from "./warmup.ts";
 
 export interface Command {
   summary: string;
-  usage: string;
-  run(args: string[]): Promise<number>;
+  /** Loads the command's module on use: one command never loads the code of all the others. */
+  load(): Promise<{ usage: string; run(args: string[]): Promise<number> }>;
 }
 
 const commands: Record<string, Command> = {
   start: {
     summary: "run the fleet in the foreground: one supervised process per enabled instance",
-    usage: "mailfleet start [-c FILE]",
-    run: runStart,
+    load: async () => ({ usage: "mailfleet start [-c FILE]", run: (await import("./start.ts")).runStart }),
   },
   stop: {
     summary: "stop the running fleet gracefully (in-flight sessions finish)",
-    usage: "mailfleet stop [-c FILE]",
-    run: runStop,
+    load: async () => ({ usage: "mailfleet stop [-c FILE]", run: (await import("./stop.ts")).runStop }),
   },
   reload: {
     summary: "re-read the config: start, stop, restart or reload instances as it changed",
-    usage: "mailfleet reload [-c FILE]",
-    run: runReload,
+    load: async () => ({ usage: "mailfleet reload [-c FILE]", run: (await import("./reload.ts")).runReload }),
   },
   status: {
     summary: "each instance of the running fleet: state, pid, uptime, listeners, queue size",
-    usage: "mailfleet status [-c FILE] [--json]",
-    run: runStatus,
+    load: async () => ({
+      usage: "mailfleet status [-c FILE] [--json]",
+      run: (await import("./status.ts")).runStatus,
+    }),
   },
   instance: {
     summary: "list, start, stop, run, create, enable, disable or destroy instances",
-    usage: INSTANCE_USAGE,
-    run: runInstance,
+    load: async () => {
+      const m = await import("./instance.ts");
+      return { usage: m.INSTANCE_USAGE, run: m.runInstance };
+    },
   },
   mailq: {
     summary: "list the queue of every running instance, grouped by instance",
-    usage: "mailfleet mailq [-c FILE] [--instance NAME] [-n N] [--json]",
-    run: runMailq,
+    load: async () => ({
+      usage: "mailfleet mailq [-c FILE] [--instance NAME] [-n N] [--json]",
+      run: (await import("./mailq.ts")).runMailq,
+    }),
   },
   queue: {
     summary: "hold, release, delete, requeue or flush queued mail; summary: pending mail by domain and age",
-    usage: QUEUE_USAGE,
-    run: runQueue,
+    load: async () => {
+      const m = await import("./queue.ts");
+      return { usage: m.QUEUE_USAGE, run: m.runQueue };
+    },
   },
   send: {
     summary: "inject a message like sendmail (reads FILE or standard input)",
-    usage: "mailfleet send --from ADDR --to ADDR [--to ADDR ...] [-c FILE] [FILE|-]",
-    run: runSend,
+    load: async () => ({
+      usage: "mailfleet send --from ADDR --to ADDR [--to ADDR ...] [-c FILE] [FILE|-]",
+      run: (await import("./send.ts")).runSend,
+    }),
   },
   route: {
     summary: "explain which rule, transport, source IPs and MX site mail from A to B takes",
-    usage: ROUTE_USAGE,
-    run: runRoute,
+    load: async () => {
+      const m = await import("./route.ts");
+      return { usage: m.ROUTE_USAGE, run: m.runRoute };
+    },
   },
   import: {
     summary: "convert a Postfix configuration directory into mailfleet.yaml",
-    usage: "mailfleet import postfix DIR [-o FILE]",
-    run: runImport,
+    load: async () => ({
+      usage: "mailfleet import postfix DIR [-o FILE]",
+      run: (await import("./import.ts")).runImport,
+    }),
   },
   log: {
     summary: "print the fleet's shared delivery log (-f follows, --instance filters)",
-    usage: "mailfleet log [-f] [-n LINES] [--instance NAME] [-c FILE]",
-    run: runLog,
+    load: async () => ({
+      usage: "mailfleet log [-f] [-n LINES] [--instance NAME] [-c FILE]",
+      run: (await import("./log.ts")).runLog,
+    }),
   },
   check: {
     summary: "validate the configuration and print where it came from",
-    usage: "mailfleet check [-c FILE]",
-    run: runCheck,
+    load: async () => ({ usage: "mailfleet check [-c FILE]", run: (await import("./check.ts")).runCheck }),
   },
   user: {
     summary: "add, remove or list the submission logins (AUTH) of an instance's users file",
-    usage: USER_USAGE,
-    run: runUser,
+    load: async () => {
+      const m = await import("./user.ts");
+      return { usage: m.USER_USAGE, run: m.runUser };
+    },
   },
   suppression: {
     summary: "add, remove or list suppressed recipient addresses, per tenant",
-    usage: SUPPRESSION_USAGE,
-    run: runSuppression,
+    load: async () => {
+      const m = await import("./suppression.ts");
+      return { usage: m.SUPPRESSION_USAGE, run: m.runSuppression };
+    },
   },
   tenant: {
     summary: "list tenants isolated for their reputation, or release one (back on the shared pools)",
-    usage: TENANT_USAGE,
-    run: runTenant,
+    load: async () => {
+      const m = await import("./tenant.ts");
+      return { usage: m.TENANT_USAGE, run: m.runTenant };
+    },
   },
   reputation: {
     summary: "delivered, deferred, bounced and complaints per source IP, tenant and provider (1h/24h/7d)",
-    usage: REPUTATION_USAGE,
-    run: runReputation,
+    load: async () => {
+      const m = await import("./reputation.ts");
+      return { usage: m.REPUTATION_USAGE, run: m.runReputation };
+    },
   },
   warmup: {
     summary: "IP warm-up per source and provider: day, today's cap, used, remaining, warm",
-    usage: WARMUP_USAGE,
-    run: runWarmup,
+    load: async () => {
+      const m = await import("./warmup.ts");
+      return { usage: m.WARMUP_USAGE, run: m.runWarmup };
+    },
   },
   feedback: {
     summary: "import DSN and ARF (feedback-loop) report files into a running instance",
-    usage: FEEDBACK_USAGE,
-    run: runFeedback,
+    load: async () => {
+      const m = await import("./feedback.ts");
+      return { usage: m.FEEDBACK_USAGE, run: m.runFeedback };
+    },
   },
   tls: {
     summary: "write a self-signed development certificate and key for the listeners",
-    usage: TLS_USAGE,
-    run: runTls,
+    load: async () => {
+      const m = await import("./tls.ts");
+      return { usage: m.TLS_USAGE, run: m.runTls };
+    },
   },
   dkim: {
     summary: "write a DKIM signing key and print its DNS TXT record and config lines",
-    usage: DKIM_USAGE,
-    run: runDkim,
+    load: async () => {
+      const m = await import("./dkim.ts");
+      return { usage: m.DKIM_USAGE, run: m.runDkim };
+    },
   },
 };
 
@@ -156,11 +164,12 @@ async function main(argv: string[]): Promise<number> {
     console.error(`mailfleet: unknown command "${name}"\n\n${usage()}`);
     return EXIT.usage;
   }
+  const { usage: commandUsage, run } = await command.load();
   if (rest.includes("--help") || rest.includes("-h")) {
-    console.log(`usage: ${command.usage}\n\n${command.summary}`);
+    console.log(`usage: ${commandUsage}\n\n${command.summary}`);
     return EXIT.ok;
   }
-  return command.run(rest);
+  return run(rest);
 }
 
 try {

@@ -192,6 +192,11 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     (recovered) => {
       for (const q of recovered.quarantined) logger.error(q, "unreadable spool entry quarantined");
       logger.info({ messages: recovered.messages, spool: config.spoolDir }, "queue recovered");
+      // Replaying a large spool leaves as much garbage as it read, and V8 shrinks its heap only
+      // slowly: one full collection now hands that memory back at once. `gc` is there when the
+      // supervisor started this process with --expose-gc.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc !== undefined && recovered.messages > 0) gc();
     },
     (err: unknown) => logger.error({ err, spool: config.spoolDir }, "queue recovery failed"),
   );

@@ -11,5 +11,9 @@ const CLI_PATH = fileURLToPath(new URL("../../bin/mailfleet.js", import.meta.url
 /** `configPath` null: the child loads the default (mailfleet.yaml in cwd or the built-in one). */
 export function forkInstance(name: string, configPath: string | null): ChildProcess {
   const args = ["instance", "run", name, ...(configPath === null ? [] : ["-c", configPath])];
-  return fork(CLI_PATH, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  // --expose-gc: one full collection after spool recovery returns its garbage (instance.ts).
+  return fork(CLI_PATH, args, {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+    execArgv: [...process.execArgv, "--expose-gc"],
+  });
 }
