@@ -5,17 +5,18 @@
  * core than the listeners and the spool. It keeps the open sessions by number and answers each
  * request with plain data; the scheduler, the limits and the spool stay on the instance thread.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import { createDkimSigner, type DkimSigner } from "../dkim/signer.ts";
 import { verpReturnPath } from "../feedback/return-path.ts";
 import { createLogger } from "../results/logger.ts";
 import { createSiteConnector } from "./smtp-session.ts";
-import type { FromThread, ThreadSettings, ToThread } from "./thread-protocol.ts";
+import { type FromThread, pacingKey, type ThreadSettings, type ToThread } from "./thread-protocol.ts";
 import type { DeliveryJob, SiteSession } from "./types.ts";
 
 function run(port: NonNullable<typeof parentPort>, settings: ThreadSettings): void {
   const post = (message: FromThread) => port.postMessage(message);
-  const logger = createLogger({ level: settings.logLevel as never, file: "stderr" }).child({
+  const logger = createLogger({ level: settings.logLevel, file: "stderr" }).child({
     ...settings.logBindings,
     thread: "delivery",
   });
@@ -26,8 +27,36 @@ function run(port: NonNullable<typeof parentPort>, settings: ThreadSettings): vo
     dkim: () => dkim,
     ...(verp ? { returnPath: verpReturnPath(verp, (notice) => post({ event: "send", notice })) } : {}),
   });
-  const sessions = new Map<number, SiteSession>();
+  const sessions = new Map<number, { session: SiteSession; key: string }>();
   let nextSession = 1;
+  /**
+   * Per source IP x site: when its last transaction really started, and the turn of the next.
+   * The scheduler spaced the starts it gave out, but requests can reach this thread bunched
+   * (its event loop was busy): the gap is kept again here, right before the MAIL FROM, counted
+   * from when the previous transaction actually went (not when it was meant to).
+   */
+  const pacers = new Map<string, { turn: Promise<void>; lastStart: number }>();
+
+  async function keepGap(key: string, minGapMs: number): Promise<void> {
+    if (minGapMs <= 0) return;
+    if (pacers.size > 10_000) {
+      const stale = performance.now() - 60_000;
+      for (const [k, p] of pacers) if (p.lastStart < stale) pacers.delete(k);
+    }
+    const pacer = pacers.get(key) ?? { turn: Promise.resolve(), lastStart: Number.NEGATIVE_INFINITY };
+    pacers.set(key, pacer);
+    const previous = pacer.turn;
+    let done = () => {};
+    pacer.turn = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    await previous;
+    // A timer counts from the loop's cached time, which lags on a busy loop: it can fire early.
+    const due = () => pacer.lastStart + minGapMs - performance.now();
+    for (let wait = due(); wait > 0; wait = due()) await sleep(wait);
+    pacer.lastStart = performance.now();
+    done();
+  }
 
   async function handle(message: ToThread): Promise<FromThread | null> {
     switch (message.op) {
@@ -35,20 +64,24 @@ function run(port: NonNullable<typeof parentPort>, settings: ThreadSettings): vo
         const opened = await connector.open(message.site);
         if (!opened.ok) return { req: message.req, open: opened };
         const id = nextSession++;
-        sessions.set(id, opened.session);
+        sessions.set(id, { session: opened.session, key: pacingKey(message.site) });
         return { req: message.req, open: { ok: true, session: id } };
       }
       case "deliver": {
-        const session = sessions.get(message.session);
-        if (!session) throw new Error(`no delivery session ${message.session}`);
+        const entry = sessions.get(message.session);
+        if (!entry) throw new Error(`no delivery session ${message.session}`);
         const job: DeliveryJob = { ...message.job, body: asBuffer(message.job.body) };
-        const outcomes = await session.deliver(job);
-        return { req: message.req, outcomes, usable: session.usable };
+        const outcomes = await entry.session.deliver(job, {
+          minGapMs: message.minGapMs,
+          // Spaced where the MAIL FROM really goes out, after any 8-bit conversion or signing.
+          beforeTransaction: () => keepGap(entry.key, message.minGapMs),
+        });
+        return { req: message.req, outcomes, usable: entry.session.usable };
       }
       case "close": {
-        const session = sessions.get(message.session);
+        const entry = sessions.get(message.session);
         sessions.delete(message.session);
-        await session?.close();
+        await entry?.session.close();
         return { req: message.req, closed: true };
       }
       case "dkim":

@@ -20,7 +20,7 @@ import {
   type TlsMode,
 } from "./smtp-connect.ts";
 import { type JobRecipient, runTransaction, type TransactionContext } from "./smtp-transaction.ts";
-import type { DeliveryJob, OpenResult, Site, SiteConnector, SiteSession } from "./types.ts";
+import type { DeliveryJob, OpenResult, Pacing, Site, SiteConnector, SiteSession } from "./types.ts";
 
 export interface SiteConnectorDeps {
   logger: Logger;
@@ -160,7 +160,7 @@ function createSession(
       return isUsable();
     },
 
-    async deliver(job: DeliveryJob) {
+    async deliver(job: DeliveryJob, pacing?: Pacing) {
       if (!isUsable()) return unusableOutcomes(job.recipients, "connection no longer usable");
       sent++;
       let outbound = await prepareOutbound(job, peerFeatures(ctx.internals._supportedExtensions), ctx.peer);
@@ -175,6 +175,7 @@ function createSession(
       if (signer) outbound = await signOutbound(signer, job, outbound, logger);
       const final = new Map<number, RecipientOutcome>();
       let pending = job.recipients;
+      await pacing?.beforeTransaction?.();
       for (let round = 0; pending.length > 0 && round < MAX_TRANSACTIONS_PER_MESSAGE; round++) {
         if (needsReset) {
           if (!(await reset())) {

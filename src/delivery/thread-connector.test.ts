@@ -10,7 +10,7 @@ import type { SendNotice } from "../feedback/return-path.ts";
 import { findToken } from "../feedback/verp.ts";
 import { openedSession, outcomeSummary, startReceiver, testJob, testSite } from "./test-helpers.ts";
 import { createThreadConnector } from "./thread-connector.ts";
-import { verpForThread } from "./thread-protocol.ts";
+import { type ThreadSettings, verpForThread } from "./thread-protocol.ts";
 
 const logger = pino({ level: "silent" });
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -18,7 +18,7 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const settings = { logLevel: "silent", logBindings: {}, dkim: null, verp: null };
+const settings: ThreadSettings = { logLevel: "error", logBindings: {}, dkim: null, verp: null };
 
 describe("thread connector", () => {
   it("delivers through a session that lives in the delivery thread", async () => {
@@ -41,6 +41,31 @@ describe("thread connector", () => {
       [["r1@dest.test"], ["r2@dest.test"]],
     );
     assert.match(receiver.messages[0]!.body, /Hello\./);
+  });
+
+  it("keeps the rate delay between transactions of sessions to one site, however they arrive", async () => {
+    const mailFromAt: number[] = [];
+    const receiver = await startReceiver({
+      onMailFrom(_address, _session, callback) {
+        mailFromAt.push(performance.now());
+        callback();
+      },
+    });
+    cleanups.push(() => receiver.close());
+    const connector = createThreadConnector({ threads: 2, settings, logger });
+    cleanups.push(() => connector.close());
+    const site = testSite(receiver.port, [["127.0.0.1"]]);
+    const sessions = [
+      openedSession(await connector.open(site), cleanups),
+      openedSession(await connector.open(site), cleanups),
+    ];
+    // Four jobs handed over at once, as a busy scheduler thread might: 100 ms apart at the peer.
+    await Promise.all(
+      [0, 1, 2, 3].map((n) => sessions[n % 2]!.deliver(testJob([`p${n}@dest.test`]), { minGapMs: 100 })),
+    );
+    assert.equal(mailFromAt.length, 4);
+    const gaps = mailFromAt.slice(1).map((at, i) => at - mailFromAt[i]!);
+    for (const gap of gaps) assert.ok(gap >= 90, `gaps ${gaps.map((g) => g.toFixed(0)).join(", ")} ms`);
   });
 
   it("answers a failed open as data", async () => {

@@ -2,8 +2,8 @@
  * A SiteConnector whose SMTP sessions run in delivery threads (delivery-thread.ts), so that an
  * instance sends on one core while it receives and spools on another. The scheduler sees the
  * same contract as with the in-process connector: open() a site, deliver() jobs through the
- * session, close() it; every answer is data. A session lives in one thread; a new session goes
- * to the thread with the fewest open ones.
+ * session, close() it; every answer is data. A session lives in one thread, the one that holds
+ * every session to its source IP x site.
  *
  * A thread that dies (a bug, or memory) fails what it had in flight as deferred, so nothing is
  * lost: a message it may already have handed over is marked as a possible duplicate. The next
@@ -14,8 +14,14 @@ import type { Logger } from "pino";
 import type { DkimConfig } from "../config/types.ts";
 import type { SendNotice } from "../feedback/return-path.ts";
 import type { RecipientOutcome, Reply } from "../message/types.ts";
-import type { FromThread, OpenReply, ThreadSettings, ToThread } from "./thread-protocol.ts";
-import type { DeliveryJob, OpenResult, SiteConnector, SiteSession } from "./types.ts";
+import {
+  type FromThread,
+  type OpenReply,
+  pacingKey,
+  type ThreadSettings,
+  type ToThread,
+} from "./thread-protocol.ts";
+import type { DeliveryJob, OpenResult, Site, SiteConnector, SiteSession } from "./types.ts";
 
 export interface ThreadConnector extends SiteConnector {
   /** Hands reloaded DKIM keys to every thread (null: stop signing). */
@@ -42,10 +48,16 @@ const threadFailure = (why: string): Reply => ({
 
 type Answer = Exclude<FromThread, { event: "send" }>;
 
+/** FNV-1a: a stable spread of keys over the threads. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 interface Thread {
   worker: Worker;
   pending: Map<number, (answer: Answer | null) => void>;
-  sessions: number;
   alive: boolean;
 }
 
@@ -57,8 +69,12 @@ export function createThreadConnector(options: ThreadConnectorOptions): ThreadCo
   let closing = false;
 
   function startThread(slot: number): Thread {
-    const worker = new Worker(THREAD_ENTRY, { workerData: settings });
-    const thread: Thread = { worker, pending: new Map(), sessions: 0, alive: true };
+    // A small young generation, as for the instance itself (supervisor/fork-instance.ts).
+    const worker = new Worker(THREAD_ENTRY, {
+      workerData: settings,
+      resourceLimits: { maxYoungGenerationSizeMb: 24 },
+    });
+    const thread: Thread = { worker, pending: new Map(), alive: true };
     worker.on("message", (message: FromThread) => {
       if ("event" in message) {
         options.noteSend?.(message.notice);
@@ -91,13 +107,13 @@ export function createThreadConnector(options: ThreadConnectorOptions): ThreadCo
     });
   }
 
-  function pickThread(): Thread {
-    let best: Thread | null = null;
-    for (let slot = 0; slot < threads.length; slot++) {
-      const thread = threads[slot] ?? startThread(slot);
-      if (best === null || thread.sessions < best.sessions) best = thread;
-    }
-    return best!;
+  /**
+   * Every session to one source IP x site goes to the same thread, so that thread alone keeps
+   * the rate delay between their transactions (delivery-thread.ts).
+   */
+  function pickThread(site: Site): Thread {
+    const slot = hash(pacingKey(site)) % threads.length;
+    return threads[slot] ?? startThread(slot);
   }
 
   function remoteSession(thread: Thread, id: number): SiteSession {
@@ -115,9 +131,10 @@ export function createThreadConnector(options: ThreadConnectorOptions): ThreadCo
       get usable() {
         return usable && thread.alive;
       },
-      async deliver(job) {
+      async deliver(job, pacing) {
         if (!thread.alive) return failAll(job, "thread gone before the transaction", false);
-        const answer = await request(thread, { op: "deliver", req: nextReq++, session: id, job });
+        const minGapMs = pacing?.minGapMs ?? 0;
+        const answer = await request(thread, { op: "deliver", req: nextReq++, session: id, job, minGapMs });
         if (answer === null) {
           usable = false;
           return failAll(job, "thread died during the transaction", true);
@@ -132,7 +149,6 @@ export function createThreadConnector(options: ThreadConnectorOptions): ThreadCo
       },
       async close() {
         usable = false;
-        thread.sessions--;
         await request(thread, { op: "close", req: nextReq++, session: id });
       },
     };
@@ -143,8 +159,7 @@ export function createThreadConnector(options: ThreadConnectorOptions): ThreadCo
 
   return {
     async open(site): Promise<OpenResult> {
-      const thread = pickThread();
-      thread.sessions++;
+      const thread = pickThread(site);
       const answer = await request(thread, { op: "open", req: nextReq++, site });
       const opened: OpenReply =
         answer === null || "error" in answer || !("open" in answer)
@@ -157,10 +172,7 @@ export function createThreadConnector(options: ThreadConnectorOptions): ThreadCo
               scope: "destination",
             }
           : answer.open;
-      if (!opened.ok) {
-        thread.sessions--;
-        return opened;
-      }
+      if (!opened.ok) return opened;
       return { ok: true, session: remoteSession(thread, opened.session) };
     },
     setDkim(dkim) {

@@ -8,12 +8,13 @@ import type { DkimConfig } from "../config/types.ts";
 import type { SendNotice } from "../feedback/return-path.ts";
 import type { VerpSettings } from "../feedback/verp.ts";
 import type { RecipientOutcome } from "../message/types.ts";
+import type { LoggerOptions } from "../results/logger.ts";
 import type { DeliveryJob, OpenResult, Site } from "./types.ts";
 
 /** What a delivery thread is started with (its workerData). */
 export interface ThreadSettings {
   /** The instance logger's level and bindings: the thread logs to stderr as the instance does. */
-  logLevel: string;
+  logLevel: LoggerOptions["level"];
   logBindings: Record<string, unknown>;
   /** Null when the instance does not sign. */
   dkim: DkimConfig | null;
@@ -23,7 +24,8 @@ export interface ThreadSettings {
 
 export type ToThread =
   | { op: "open"; req: number; site: Site }
-  | { op: "deliver"; req: number; session: number; job: DeliveryJob }
+  /** minGapMs: the least time between two transaction starts to the session's source x site. */
+  | { op: "deliver"; req: number; session: number; job: DeliveryJob; minGapMs: number }
   | { op: "close"; req: number; session: number }
   /** A reload brought new DKIM keys (null: stop signing). */
   | { op: "dkim"; dkim: DkimConfig | null };
@@ -43,4 +45,9 @@ export function verpForThread(verp: VerpSettings | null): ThreadSettings["verp"]
   return verp
     ? { domain: verp.domain, localPart: verp.localPart, secret: new Uint8Array(verp.secret) }
     : null;
+}
+
+/** Source IP x site: the unit the rate delay spaces transactions for. */
+export function pacingKey(site: Site): string {
+  return `${site.key}|${site.transport.bindAddress ?? ""}`;
 }

@@ -51,10 +51,20 @@ export interface DeliveryJob {
   body: Buffer;
 }
 
+export interface Pacing {
+  minGapMs: number;
+  /** Awaited right before the MAIL FROM of the job's first transaction. */
+  beforeTransaction?: () => Promise<void>;
+}
+
 /** An open SMTP connection to a site, reusable for several messages. */
 export interface SiteSession {
-  /** Delivers one job; one outcome per job recipient. Never rejects. */
-  deliver(job: DeliveryJob): Promise<RecipientOutcome[]>;
+  /**
+   * Delivers one job; one outcome per job recipient. Never rejects. `pacing.minGapMs`: the
+   * site's current rate delay, for a session that starts transactions away from the scheduler's
+   * start slots (a delivery thread) and must keep that gap between them itself.
+   */
+  deliver(job: DeliveryJob, pacing?: Pacing): Promise<RecipientOutcome[]>;
   /** False once the connection broke or hit the per-connection message limit. */
   readonly usable: boolean;
   close(): Promise<void>;

@@ -154,7 +154,7 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
       ? createThreadConnector({
           threads: config.delivery.threads,
           settings: {
-            logLevel: logger.level,
+            logLevel: config.log.level,
             logBindings: logger.bindings(),
             dkim: signingConfig(config),
             verp: verpForThread(feedback.verp),

@@ -39,3 +39,16 @@ test("limit bounds one take, and a large random load comes out sorted", () => {
   const due = rest.map((id) => times[Number(id.slice(1))]!);
   for (let i = 1; i < due.length; i++) assert.ok(due[i - 1]! <= due[i]!);
 });
+
+test("an id scheduled again, even at the same time, or removed and scheduled again, comes out once", () => {
+  const q = new DueQueue();
+  q.schedule("a", 10);
+  q.schedule("a", 10);
+  q.schedule("b", 5);
+  q.remove("b");
+  q.schedule("b", 7);
+  assert.equal(q.size, 2);
+  assert.deepEqual(q.takeDue(100, 10), ["b", "a"]);
+  assert.equal(q.size, 0);
+  assert.equal(q.nextDueAt(), null);
+});

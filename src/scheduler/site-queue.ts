@@ -312,7 +312,7 @@ export class SiteQueue {
           for (const p of [next, ...this.#queue.splice(0)]) this.#fail(p, suspended);
           break;
         }
-        const outcomes = await session.deliver(next.job);
+        const outcomes = await session.deliver(next.job, { minGapMs: this.#rateDelayMs() });
         this.#backoff?.observe(this.source, this.site, outcomes, this.site.transport.limits.rateDelayMs);
         next.resolve(done(outcomes));
         if (!session.usable || this.#stopped) break;
