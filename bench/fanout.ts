@@ -126,7 +126,7 @@ function configYaml(dir: string, port: number, dnsPort: number, sinkPort: number
     const rate = t.rateDelayMs > 0 ? `, rate_delay: ${t.rateDelayMs}ms` : "";
     const hourly = t.maxPerHour > 0 ? `, max_per_hour: ${t.maxPerHour}` : "";
     lines.push(
-      `  ${t.name}: { pool: ${t.name}, port: ${sinkPort}, tls: none, concurrency: ${t.concurrency}${rate}${hourly}, max_messages_per_connection: 1000, idle_timeout: 5s }`,
+      `  ${t.name}: { pool: ${t.name}, port: ${sinkPort}, tls: none, concurrency: ${t.concurrency}${rate}${hourly}, max_messages_per_connection: 1000, idle_timeout: 5s, retry_schedule: [2s] }`,
     );
   }
   lines.push("routes:");

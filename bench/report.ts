@@ -46,6 +46,8 @@ export interface SetupSummary {
 export interface BenchReport {
   date: string;
   quick: boolean;
+  /** BENCH_ONLY's scenarios, or null for all: a partial run is written beside a full one. */
+  selection: string[] | null;
   repetitions: number;
   machine: MachineFacts;
   scenarios: { runs: ScenarioRuns; summary: SetupSummary[]; ratios: Record<string, number | null> }[];
@@ -208,7 +210,8 @@ export function reportMarkdown(r: BenchReport): string {
 
 export function writeResults(dir: string, r: BenchReport): { json: string; md: string } {
   mkdirSync(dir, { recursive: true });
-  const base = join(dir, `${r.date}${r.quick ? "-quick" : ""}`);
+  const part = r.selection ? `-${r.selection.join("+")}` : "";
+  const base = join(dir, `${r.date}${r.quick ? "-quick" : ""}${part}`);
   writeFileSync(`${base}.json`, `${JSON.stringify(r, null, 2)}\n`);
   writeFileSync(`${base}.md`, reportMarkdown(r));
   return { json: `${base}.json`, md: `${base}.md` };

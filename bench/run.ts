@@ -140,6 +140,7 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     date: new Date().toISOString().slice(0, 10),
     quick,
+    selection: process.env.BENCH_ONLY ? [...only].sort() : null,
     repetitions: reps,
     machine,
     scenarios: [],
