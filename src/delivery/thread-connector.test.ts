@@ -114,5 +114,7 @@ describe("thread connector", () => {
     assert.deepEqual(outcomeSummary(outcomes), [[0, "deferred", 451, "destination"]]);
     assert.equal(opened.session.usable, false);
     await opened.session.close();
+    const again = await connector.open(testSite(receiver.port, [["127.0.0.1"]]));
+    assert.ok(!again.ok && again.reply.code === 451, "no new thread after close()");
   });
 });

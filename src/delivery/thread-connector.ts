@@ -159,6 +159,9 @@ export function createThreadConnector(options: ThreadConnectorOptions): ThreadCo
 
   return {
     async open(site): Promise<OpenResult> {
+      // After close(): no new thread, whatever still asks.
+      if (closing)
+        return { ok: false, permanent: false, reply: threadFailure("closed"), scope: "destination" };
       const thread = pickThread(site);
       const answer = await request(thread, { op: "open", req: nextReq++, site });
       const opened: OpenReply =
