@@ -64,8 +64,12 @@ describe("thread connector", () => {
       [0, 1, 2, 3].map((n) => sessions[n % 2]!.deliver(testJob([`p${n}@dest.test`]), { minGapMs: 100 })),
     );
     assert.equal(mailFromAt.length, 4);
+    // Measured at the receiver, on this test's own event loop: a stall there can shorten one gap
+    // by its length. Unpaced, these four go out within a few ms of each other.
     const gaps = mailFromAt.slice(1).map((at, i) => at - mailFromAt[i]!);
-    for (const gap of gaps) assert.ok(gap >= 90, `gaps ${gaps.map((g) => g.toFixed(0)).join(", ")} ms`);
+    const shown = `gaps ${gaps.map((g) => g.toFixed(0)).join(", ")} ms`;
+    for (const gap of gaps) assert.ok(gap >= 60, shown);
+    assert.ok(mailFromAt[3]! - mailFromAt[0]! >= 250, shown);
   });
 
   it("answers a failed open as data", async () => {
