@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import type { FeedbackImportRequest, IngestSummary } from "../api-types/feedback.ts";
 import { adminRequest } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { FLEET_REPORT_OPTIONS } from "./fleet-options.ts";
 import { loadInstanceOrExit } from "./load-config.ts";
 
 export const FEEDBACK_USAGE = "mailfleet feedback import FILE... [--instance NAME] [-c FILE] [--json]";
@@ -16,11 +17,7 @@ export async function runFeedback(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      instance: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
+    options: { ...FLEET_REPORT_OPTIONS },
   });
   const [verb, ...files] = positionals;
   if (verb !== "import" || files.length === 0) throw new CliError(`usage: ${FEEDBACK_USAGE}`, EXIT.usage);

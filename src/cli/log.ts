@@ -10,6 +10,7 @@ import { open, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { INSTANCE_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 const FOLLOW_POLL_MS = 250;
@@ -32,10 +33,9 @@ export async function runLog(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
-      config: { type: "string", short: "c" },
+      ...INSTANCE_OPTIONS,
       follow: { type: "boolean", short: "f" },
       lines: { type: "string", short: "n", default: "50" },
-      instance: { type: "string" },
     },
   });
   const fleet = loadFleetOrExit(values.config);

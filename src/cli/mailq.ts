@@ -7,17 +7,13 @@ import { parseArgs } from "node:util";
 import type { QueueListing } from "../api-types/queue.ts";
 import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { FLEET_REPORT_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 export async function runMailq(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      config: { type: "string", short: "c" },
-      instance: { type: "string" },
-      json: { type: "boolean", default: false },
-      limit: { type: "string", short: "n" },
-    },
+    options: { ...FLEET_REPORT_OPTIONS, limit: { type: "string", short: "n" } },
   });
   if (values.limit !== undefined && !/^\d{1,9}$/.test(values.limit)) {
     throw new CliError(`-n: expected a number of messages, got "${values.limit}"`, EXIT.usage);

@@ -21,6 +21,7 @@ import {
 import { isQueueId } from "../spool/queue-id.ts";
 import { adminCall, adminCallEach, fleetReport, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { FLEET_REPORT_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 export const QUEUE_USAGE = [
@@ -40,12 +41,7 @@ export async function runQueue(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      instance: { type: "string" },
-      all: { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-    },
+    options: { ...FLEET_REPORT_OPTIONS, all: { type: "boolean", default: false } },
   });
   const [verb, ...ids] = positionals;
   if (verb === "summary") {

@@ -8,6 +8,7 @@ import type { ReputationCounts, ReputationReport } from "../api-types/feedback.t
 import type { BackoffListing } from "../reputation/backoff.ts";
 import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { FLEET_REPORT_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 import { formatBackoffSection, withBackoff } from "./reputation-backoff.ts";
 import { formatIsolation } from "./tenant.ts";
@@ -20,12 +21,10 @@ export async function runReputation(args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      config: { type: "string", short: "c" },
-      instance: { type: "string" },
+      ...FLEET_REPORT_OPTIONS,
       ip: { type: "string" },
       tenant: { type: "string" },
       provider: { type: "string" },
-      json: { type: "boolean", default: false },
     },
   });
   if (positionals.length > 0) throw new CliError(`usage: ${REPUTATION_USAGE}`, EXIT.usage);

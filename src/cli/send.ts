@@ -7,6 +7,7 @@ import { text } from "node:stream/consumers";
 import { parseArgs } from "node:util";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { INSTANCE_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit, loadInstanceOrExit } from "./load-config.ts";
 
 export async function runSend(args: string[]): Promise<number> {
@@ -14,10 +15,9 @@ export async function runSend(args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      config: { type: "string", short: "c" },
+      ...INSTANCE_OPTIONS,
       from: { type: "string", short: "f" },
       to: { type: "string", short: "t", multiple: true },
-      instance: { type: "string" },
     },
   });
   if (values.from === undefined || !values.to || values.to.length === 0) {

@@ -18,6 +18,7 @@ import { isEmailAddress } from "../config/values.ts";
 import { tenantName } from "../feedback/tenant.ts";
 import { adminCall, adminCallEach, fleetReport, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { FLEET_REPORT_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 export const SUPPRESSION_USAGE = [
@@ -29,13 +30,7 @@ export async function runSuppression(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      instance: { type: "string" },
-      tenant: { type: "string" },
-      note: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
+    options: { ...FLEET_REPORT_OPTIONS, tenant: { type: "string" }, note: { type: "string" } },
   });
   const [verb, address, ...extra] = positionals;
   if (extra.length > 0 || (verb !== "add" && verb !== "remove" && verb !== "list")) {

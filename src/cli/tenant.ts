@@ -8,6 +8,7 @@ import { tenantName } from "../feedback/tenant.ts";
 import type { IsolationReleaseResult, IsolationView } from "../reputation/isolation-types.ts";
 import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { FLEET_REPORT_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 export const TENANT_USAGE = [
@@ -19,11 +20,7 @@ export async function runTenant(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      instance: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
+    options: { ...FLEET_REPORT_OPTIONS },
   });
   const [verb, tenantArg, ...extra] = positionals;
   const usage = () => new CliError(`usage: ${TENANT_USAGE}`, EXIT.usage);

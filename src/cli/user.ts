@@ -18,6 +18,7 @@ import {
 } from "../auth/users-file.ts";
 import type { Config } from "../config/types.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { INSTANCE_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 export const USER_USAGE = [
@@ -34,8 +35,7 @@ export async function runUser(args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      config: { type: "string", short: "c" },
-      instance: { type: "string" },
+      ...INSTANCE_OPTIONS,
       allow: { type: "string", multiple: true },
       "password-stdin": { type: "boolean", default: false },
     },

@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import type { WarmupReport } from "../reputation/warmup.ts";
 import { adminCall, adminCallEach, printFleetReport, selectInstances } from "./admin-client.ts";
 import { CliError, EXIT } from "./exit-codes.ts";
+import { FLEET_REPORT_OPTIONS } from "./fleet-options.ts";
 import { loadFleetOrExit } from "./load-config.ts";
 
 export const WARMUP_USAGE = "mailfleet warmup status [--instance NAME] [-c FILE] [--json]";
@@ -15,11 +16,7 @@ export async function runWarmup(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      config: { type: "string", short: "c" },
-      instance: { type: "string" },
-      json: { type: "boolean", default: false },
-    },
+    options: { ...FLEET_REPORT_OPTIONS },
   });
   if (positionals.length !== 1 || positionals[0] !== "status") {
     throw new CliError(`usage: ${WARMUP_USAGE}`, EXIT.usage);
