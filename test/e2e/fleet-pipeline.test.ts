@@ -116,11 +116,14 @@ ${yaml(ports)}`;
     const received = copy.content.split("\n").filter((l) => l.startsWith("Received:"));
     assert.equal(received.length, 2, `one Received per hop:\n${copy.content}`);
 
+    const submissionId = /queued as (\S+)/.exec(reply)?.[1] ?? "";
+    // Each instance writes its log lines in batches (within 100 ms): wait for both instances.
     const log = await eventually("both instances in the shared log", async () => {
       const text = await f.log();
-      return / output \S+ delivered /.test(text) ? text : undefined;
+      const both =
+        / output \S+ delivered /.test(text) && text.includes(` submission ${submissionId} delivered `);
+      return both ? text : undefined;
     });
-    const submissionId = /queued as (\S+)/.exec(reply)?.[1] ?? "";
     assert.match(log, new RegExp(` submission ${submissionId} received `));
     assert.match(
       log,
