@@ -4,9 +4,9 @@ import { describe, it } from "node:test";
 import { canConnect, freePort } from "./ports.ts";
 
 describe("freePort", () => {
-    // 1,000 bind(0) calls over ~28,000 ephemeral ports repeat one about 18 times on average.
   it("never returns the same port twice in one process", async () => {
     const ports = new Set<number>();
+    // 1,000 bind(0) calls over ~28,000 ephemeral ports repeat one about 18 times on average.
     for (let i = 0; i < 1000; i++) ports.add(await freePort());
     assert.equal(ports.size, 1000);
   });
