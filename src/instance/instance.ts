@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import { type AdminServer, startAdminServer } from "../admin-api/server.ts";
 import { sourcesListing } from "../admin-api/sources-view.ts";
 import type { AdminEndpoint } from "../api-types/queue.ts";
+import { keepRestartOnly, restartOnlyChanges } from "../config/restart-only.ts";
 import type { Config, DkimConfig } from "../config/types.ts";
 import { createDnsResolver } from "../delivery/dns-resolver.ts";
 import { createDestinationResolver } from "../delivery/mx-resolver.ts";
@@ -257,23 +258,11 @@ export async function startInstance(options: InstanceOptions): Promise<RunningIn
     admin: admin?.endpoint ?? null,
     scheduler,
     reload(next: Config) {
-      const needRestart = restartOnlySettings(config, next);
-      config = {
-        ...next,
-        listen: config.listen,
-        limits: config.limits,
-        relay: config.relay,
-        spoolDir: config.spoolDir,
-        dns: config.dns,
-        log: config.log,
-        admin: config.admin,
-        policy: config.policy,
-        // The listener decides tenants with the config it started with: keep RCPT checks in step.
-        tenants: config.tenants,
-      };
+      const needRestart = restartOnlyChanges(config, next);
+      config = keepRestartOnly(config, next);
       try {
-        dkim = instanceDkimSigner(next);
-        threadConnector?.setDkim(signingConfig(next));
+        dkim = instanceDkimSigner(config);
+        threadConnector?.setDkim(signingConfig(config));
       } catch (err) {
         logger.error({ err }, "DKIM keys not reloaded: keeping the keys loaded before");
       }
@@ -382,23 +371,6 @@ function instanceDkimSigner(config: Config): DkimSigner | null {
 function signingConfig(config: Config): DkimConfig | null {
   const { role } = config.instance;
   return role === "output" || role === "all" ? config.dkim : null;
-}
-
-/** Settings a running instance keeps until restart, and which of them the new config changes. */
-function restartOnlySettings(current: Config, next: Config): string[] {
-  const keys = ["listen", "limits", "relay", "spoolDir", "dns", "log", "admin", "policy", "tenants"] as const;
-  const changed: string[] = keys.filter((k) => JSON.stringify(current[k]) !== JSON.stringify(next[k]));
-  if (current.delivery.allowPrivateDestinations !== next.delivery.allowPrivateDestinations) {
-    changed.push("delivery.allowPrivateDestinations");
-  }
-  if (current.delivery.threads !== next.delivery.threads) changed.push("delivery.threads");
-  // Turning TLS or AUTH on or off changes what the listeners offer: a restart.
-  if ((current.tls === null) !== (next.tls === null)) changed.push("tls");
-  if ((current.auth === null) !== (next.auth === null)) changed.push("auth");
-  // The VERP secret and domain are read at start (feedback addresses apply live).
-  if (JSON.stringify(current.feedback?.verp) !== JSON.stringify(next.feedback?.verp))
-    changed.push("feedback.verp");
-  return changed;
 }
 
 /** The bounce rules, suppression list and feedback stores kept beside an instance's spool. */

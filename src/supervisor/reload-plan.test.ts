@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { planReload, restartOnlyChanges } from "./reload-plan.ts";
+import { planReload } from "./reload-plan.ts";
 import { fleetOf, instanceConfig } from "./testing.ts";
 
 test("removed and disabled instances stop; new and enabled ones start; the rest reload", () => {
@@ -40,12 +40,12 @@ test("a changed listener, spool, role or relay target needs a new process; route
     { name: "c", changed: ["role", "relayTo"] },
   ]);
   assert.deepEqual(plan.reload, ["b"]);
-  assert.deepEqual(restartOnlyChanges(a, { ...a, spoolDir: "/elsewhere" }), ["spoolDir"]);
-  assert.deepEqual(restartOnlyChanges(a, { ...a, limits: { ...a.limits, maxRecipients: 3 } }), ["limits"]);
-  assert.deepEqual(
-    restartOnlyChanges(a, { ...a, delivery: { ...a.delivery, allowPrivateDestinations: true } }),
-    ["delivery.allowPrivateDestinations"],
-  );
+});
+
+test("a changed tenant map or policy restarts the instance, whose listener holds them", () => {
+  const a = instanceConfig("a");
+  const plan = planReload(fleetOf([a]), fleetOf([{ ...a, tenants: { ...a.tenants, header: "X-Other" } }]));
+  assert.deepEqual(plan.restart, [{ name: "a", changed: ["tenants"] }]);
 });
 
 test("a changed shared log restarts every running instance", () => {

@@ -4,7 +4,8 @@
  * those whose restart-only settings changed, and tell the rest to re-read their config in place.
  * Pure: the supervisor applies the plan to the processes it has.
  */
-import type { Config, FleetConfig } from "../config/types.ts";
+import { restartOnlyChanges } from "../config/restart-only.ts";
+import type { FleetConfig } from "../config/types.ts";
 
 export interface ReloadPlan {
   stop: string[];
@@ -12,35 +13,6 @@ export interface ReloadPlan {
   /** With the settings that made a new process necessary. */
   restart: { name: string; changed: string[] }[];
   reload: string[];
-}
-
-/**
- * Settings a running process cannot change: its sockets (listeners, admin API), spool, DNS
- * client, log destination, role and relay target, and what the listener was built with.
- * A superset of what RunningInstance.reload keeps, so an in-place reload never silently ignores
- * a change.
- */
-const RESTART_ONLY_KEYS = [
-  "listen",
-  "spoolDir",
-  "limits",
-  "relay",
-  "dns",
-  "admin",
-  "log",
-  "hostname",
-] as const satisfies readonly (keyof Config)[];
-
-/** Dotted names of the restart-only settings that differ between two configs of one instance. */
-export function restartOnlyChanges(current: Config, next: Config): string[] {
-  const changed: string[] = RESTART_ONLY_KEYS.filter((k) => !sameJson(current[k], next[k]));
-  if (current.instance.role !== next.instance.role) changed.push("role");
-  if (current.instance.relayTo !== next.instance.relayTo) changed.push("relayTo");
-  if (current.delivery.allowPrivateDestinations !== next.delivery.allowPrivateDestinations) {
-    changed.push("delivery.allowPrivateDestinations");
-  }
-  if (current.delivery.threads !== next.delivery.threads) changed.push("delivery.threads");
-  return changed;
 }
 
 export function planReload(current: FleetConfig, next: FleetConfig): ReloadPlan {
