@@ -132,9 +132,16 @@ export async function openAttributionStore(options: AttributionOptions): Promise
     return lines;
   };
   await compact(kept);
+  /** The compaction under way, if any: one at a time, and close() waits for it. */
+  let compacting: Promise<void> | null = null;
   // The file only grows between compactions: one a day keeps it near the retention's size.
   const timer = setInterval(() => {
-    compact(currentLines()).catch(() => {});
+    if (compacting) return;
+    compacting = compact(currentLines())
+      .catch(() => {})
+      .finally(() => {
+        compacting = null;
+      });
   }, options.compactEveryMs ?? DAY);
   timer.unref();
   const append = (line: Line) => {
@@ -156,9 +163,10 @@ export async function openAttributionStore(options: AttributionOptions): Promise
       if (!entry || entry.at < now() - retention) return null;
       return entry;
     },
-    close() {
+    async close() {
       clearInterval(timer);
-      return new Promise<void>((resolve) => (out ? out.end(() => resolve()) : resolve()));
+      await compacting;
+      await new Promise<void>((resolve) => (out ? out.end(() => resolve()) : resolve()));
     },
   };
 }
