@@ -5,12 +5,12 @@
  * core than the listeners and the spool. It keeps the open sessions by number and answers each
  * request with plain data; the scheduler, the limits and the spool stay on the instance thread.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import { createDkimSigner, type DkimSigner } from "../dkim/signer.ts";
 import { verpReturnPath } from "../feedback/return-path.ts";
 import { createLogger } from "../results/logger.ts";
 import { createSiteConnector } from "./smtp-session.ts";
+import { StartGate } from "./start-gate.ts";
 import { type FromThread, pacingKey, type ThreadSettings, type ToThread } from "./thread-protocol.ts";
 import type { DeliveryJob, SiteSession } from "./types.ts";
 
@@ -30,32 +30,24 @@ function run(port: NonNullable<typeof parentPort>, settings: ThreadSettings): vo
   const sessions = new Map<number, { session: SiteSession; key: string }>();
   let nextSession = 1;
   /**
-   * Per source IP x site: when its last transaction really started, and the turn of the next.
-   * The scheduler spaced the starts it gave out, but requests can reach this thread bunched
-   * (its event loop was busy): the gap is kept again here, right before the MAIL FROM, counted
-   * from when the previous transaction actually went (not when it was meant to).
+   * Rate delay per source IP x site, kept again right before the MAIL FROM. The scheduler spaced
+   * the starts it gave out, but requests can reach this thread bunched (its event loop was
+   * busy): the gap counts from when the previous transaction actually went.
    */
-  const pacers = new Map<string, { turn: Promise<void>; lastStart: number }>();
+  const gates = new Map<string, StartGate>();
 
-  async function keepGap(key: string, minGapMs: number): Promise<void> {
-    if (minGapMs <= 0) return;
-    if (pacers.size > 10_000) {
+  function keepGap(key: string, minGapMs: number): Promise<void> {
+    if (minGapMs <= 0) return Promise.resolve();
+    if (gates.size > 10_000) {
       const stale = performance.now() - 60_000;
-      for (const [k, p] of pacers) if (p.lastStart < stale) pacers.delete(k);
+      for (const [k, gate] of gates) if (gate.lastStartAt < stale) gates.delete(k);
     }
-    const pacer = pacers.get(key) ?? { turn: Promise.resolve(), lastStart: Number.NEGATIVE_INFINITY };
-    pacers.set(key, pacer);
-    const previous = pacer.turn;
-    let done = () => {};
-    pacer.turn = new Promise<void>((resolve) => {
-      done = resolve;
-    });
-    await previous;
-    // A timer counts from the loop's cached time, which lags on a busy loop: it can fire early.
-    const due = () => pacer.lastStart + minGapMs - performance.now();
-    for (let wait = due(); wait > 0; wait = due()) await sleep(wait);
-    pacer.lastStart = performance.now();
-    done();
+    let gate = gates.get(key);
+    if (!gate) {
+      gate = new StartGate(() => performance.now());
+      gates.set(key, gate);
+    }
+    return gate.waitTurn(() => minGapMs);
   }
 
   async function handle(message: ToThread): Promise<FromThread | null> {

@@ -17,6 +17,7 @@
  * site: the jobs come back as "source-unusable" so the caller can move them to another source.
  */
 import type { Logger } from "pino";
+import { StartGate } from "../delivery/start-gate.ts";
 import type { DeliveryJob, Site, SiteConnector } from "../delivery/types.ts";
 import type { FailureScope, RecipientOutcome, Reply } from "../message/types.ts";
 import type { BackoffGate } from "../reputation/backoff.ts";
@@ -84,9 +85,8 @@ export class SiteQueue {
   #connections = 0;
   #dead: DeadState | null = null;
   #stopped = false;
-  /** When the last delivery started, and the promise the next one waits on (rate delay). */
-  #lastStartAt = Number.NEGATIVE_INFINITY;
-  #startGate: Promise<void> = Promise.resolve();
+  /** Rate delay: when the last delivery started, and the turn of the next. */
+  readonly #startGate: StartGate;
   /** Start times reserved in the last hour, oldest first from #hourlyHead (max_per_hour). */
   #hourly: number[] = [];
   #hourlyHead = 0;
@@ -96,6 +96,7 @@ export class SiteQueue {
     this.#connector = options.connector;
     this.#logger = options.logger;
     this.#clock = options.clock;
+    this.#startGate = new StartGate(() => options.clock.now());
     this.#deadForMs = options.deadForMs;
     this.#events = options.events ?? null;
     this.#backoff = options.backoff ?? null;
@@ -120,7 +121,7 @@ export class SiteQueue {
    */
   get isIdle(): boolean {
     if (this.#queue.length > 0 || this.#connections > 0) return false;
-    if (this.#clock.now() < this.#lastStartAt + this.#rateDelayMs()) return false;
+    if (!this.#startGate.gapKept(this.#rateDelayMs())) return false;
     return this.#hourlyCount() === 0;
   }
 
@@ -234,26 +235,6 @@ export class SiteQueue {
     pending.resolve(done(failJob(pending.job, failure)));
   }
 
-  /**
-   * Rate delay: waits until `rateDelayMs` after the previous delivery's actual start. Callers
-   * line up (FIFO) behind one gate, so the gap holds across connections even when a timer
-   * fires late for one of them.
-   */
-  async #waitForStartSlot(): Promise<void> {
-    if (this.#rateDelayMs() <= 0) return;
-    const previous = this.#startGate;
-    let started = () => {};
-    this.#startGate = new Promise<void>((resolve) => {
-      started = resolve;
-    });
-    await previous;
-    const due = () => this.#lastStartAt + this.#rateDelayMs() - this.#clock.now();
-    // A timer may fire a little early by the clock's reckoning: wait out any remainder.
-    for (let wait = due(); wait > 0; wait = due()) await sleep(wait);
-    this.#lastStartAt = this.#clock.now();
-    started();
-  }
-
   #startConnection(): void {
     this.#connections++;
     this.#runConnection()
@@ -302,7 +283,7 @@ export class SiteQueue {
       for (;;) {
         const next = this.#queue.shift() ?? (await this.#waitForWork());
         if (!next) break;
-        await this.#waitForStartSlot();
+        await this.#startGate.waitTurn(() => this.#rateDelayMs());
         if (this.#stopped) {
           this.#fail(next, stoppedFailure());
           break;
@@ -344,10 +325,6 @@ export class SiteQueue {
 
 function done(outcomes: RecipientOutcome[]): QueueResult {
   return { kind: "done", outcomes };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function stoppedFailure(): Failure {
