@@ -115,7 +115,7 @@ describe("tenant isolation", () => {
     const { table, isolation } = await setup("pause");
     table.set("bad", counts(200, 20));
     isolation.noteEvent("bad");
-    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 500 && !isolation.routing("bad"); i++) await new Promise((r) => setTimeout(r, 10));
     const routing = isolation.routing("bad");
     assert.equal(routing?.action, "pause");
     assert.match(routing?.action === "pause" ? routing.reason : "", /tenant bad is paused .*release bad/);
