@@ -89,6 +89,7 @@ describe("loadConfig", () => {
         commandTimeoutMs: 60_000,
         minDataRate: 1000,
         maxConnectionsPerIp: 5,
+        maxConnections: 200,
       },
       relay: {
         trustedNetworks: ["10.0.0.0/8", "192.0.2.7/32", "2001:db8::/32"],
@@ -268,6 +269,7 @@ describe("builtinConfig", () => {
         commandTimeoutMs: 300_000,
         minDataRate: 500,
         maxConnectionsPerIp: 50,
+        maxConnections: 500,
       },
       relay: { trustedNetworks: ["127.0.0.0/8", "::1/128"], localDomains: [] },
       tls: null,

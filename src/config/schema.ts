@@ -164,6 +164,7 @@ const limitsSchema = z
     command_timeout: positiveDuration().prefault("5m"),
     min_data_rate: integer(0).prefault(500),
     max_connections_per_ip: integer(0).prefault(50),
+    max_connections: integer(0).prefault(500),
   })
   .transform((l) => ({
     maxMessageSize: l.max_message_size,
@@ -178,6 +179,7 @@ const limitsSchema = z
     commandTimeoutMs: l.command_timeout,
     minDataRate: l.min_data_rate,
     maxConnectionsPerIp: l.max_connections_per_ip,
+    maxConnections: l.max_connections,
   }));
 
 const LOCAL_DOMAIN_EXPECTED = 'a domain such as bounces.example.com, or ".example.com" for its subdomains';

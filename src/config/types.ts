@@ -192,6 +192,11 @@ export interface Config {
     minDataRate: number;
     /** Simultaneous sessions per client IP outside trusted networks; 0 = no limit. */
     maxConnectionsPerIp: number;
+    /**
+     * Sessions in all listeners of the instance beyond which clients outside trusted networks
+     * get 421 (trusted clients are never refused, but count); 0 = no limit.
+     */
+    maxConnections: number;
   };
   relay: {
     /** CIDRs allowed to relay, e.g. "127.0.0.0/8". */

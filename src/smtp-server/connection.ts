@@ -3,7 +3,8 @@
  * to the application (issue #5, "Protocol hardening"), set per listener by `SessionRules`:
  *
  * - exact enhanced status codes: a reply text that starts with our own code is sent as is;
- * - connections per client IP: over the limit, `421 4.7.0` and close (trusted networks exempt);
+ * - connections per client IP, and sessions in all of the instance's listeners: over either
+ *   limit, `421 4.7.0` and close (trusted networks exempt, though their sessions count);
  * - greet pause: the banner waits; a client that talks first gets `554 5.5.0` and is closed
  *   (smtp-server's fixed 100 ms pause is replaced, it cost trusted clients pure latency);
  * - command lines over the limit: `500 5.5.2`, the line dropped, the session goes on
@@ -41,6 +42,8 @@ export interface SessionRules {
   greetPauseMs(client: string): number;
   /** Simultaneous sessions allowed from this client; 0 = no limit. */
   connectionLimit(client: string): number;
+  /** Sessions of all clients together beyond which this client is refused; 0 = no limit. */
+  totalConnectionLimit(client: string): number;
   /** Sessions per client, shared by every listener of the instance. */
   clients: ClientCounter;
   /** AUTH is configured (it is still offered only over TLS). */
@@ -49,17 +52,20 @@ export interface SessionRules {
   authGate(client: string): Reply | null;
 }
 
-/** Open sessions per client address. */
+/** Open sessions per client address, and in all. */
 export class ClientCounter {
   readonly #counts = new Map<string, number>();
+  #total = 0;
 
   add(client: string): number {
     const count = (this.#counts.get(client) ?? 0) + 1;
     this.#counts.set(client, count);
+    this.#total++;
     return count;
   }
 
   remove(client: string): void {
+    this.#total--;
     const count = (this.#counts.get(client) ?? 0) - 1;
     if (count > 0) this.#counts.set(client, count);
     else this.#counts.delete(client);
@@ -67,6 +73,10 @@ export class ClientCounter {
 
   count(client: string): number {
     return this.#counts.get(client) ?? 0;
+  }
+
+  get total(): number {
+    return this.#total;
   }
 }
 
@@ -81,6 +91,7 @@ function hasBadBytes(command: Buffer): boolean {
 const RAW_RCPT = Symbol("rawRecipientPath");
 
 const TOO_MANY_CONNECTIONS = "4.7.0 Error: too many connections from your address, try again later";
+const SERVER_FULL = "4.7.0 Error: too many connections, try again later";
 const TALKED_FIRST = "5.5.0 Error: protocol violation: client sent data before the greeting";
 const LINE_TOO_LONG = "5.5.2 Error: line too long";
 const BAD_BYTES = "5.5.2 Error: NUL, control or invalid UTF-8 bytes in command";
@@ -152,6 +163,11 @@ class HardenedConnection extends SMTPConnection {
       const limit = this.#rules.connectionLimit(client);
       if (limit > 0 && open > limit) {
         this.send(421, TOO_MANY_CONNECTIONS);
+        return;
+      }
+      const totalLimit = this.#rules.totalConnectionLimit(client);
+      if (totalLimit > 0 && this.#rules.clients.total > totalLimit) {
+        this.send(421, SERVER_FULL);
         return;
       }
       this.#armDeadline(this.#rules.commandTimeoutMs);

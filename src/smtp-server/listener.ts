@@ -83,6 +83,7 @@ export function createListener(deps: ListenerDeps): SmtpListener {
     minDataRate: limits.minDataRate,
     greetPauseMs: (client) => (relayAccess.isTrusted(client) ? 0 : limits.greetPauseMs),
     connectionLimit: (client) => (relayAccess.isTrusted(client) ? 0 : limits.maxConnectionsPerIp),
+    totalConnectionLimit: (client) => (relayAccess.isTrusted(client) ? 0 : limits.maxConnections),
     clients: new ClientCounter(),
     authEnabled: config.auth !== null,
     authGate: (client) => auth?.gate(client) ?? null,

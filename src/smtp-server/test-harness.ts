@@ -36,6 +36,7 @@ export function testConfig(
       commandTimeoutMs: 10_000,
       minDataRate: 500,
       maxConnectionsPerIp: 0,
+      maxConnections: 0,
       ...limits,
     },
     relay: { trustedNetworks, localDomains },
