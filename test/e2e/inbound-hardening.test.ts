@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { eventually, sleep } from "../support/e2e-world.ts";
 import { type InboundWorld, startInboundWorld } from "../support/inbound-world.ts";
@@ -37,6 +37,7 @@ describe("inbound protocol hardening", () => {
           command_timeout: "2s",
           min_data_rate: 1000,
           max_connections_per_ip: 3,
+          max_connections: 10,
         },
       },
     });
@@ -309,6 +310,23 @@ describe("inbound protocol hardening", () => {
     for (const s of open) s.close();
   });
 
+  it("caps sessions in all at max_connections with 421 4.7.0; a trusted client still gets in", {
+    timeout: 30_000,
+  }, async () => {
+    // 12 strangers from 4 addresses, 3 each (the per-IP cap): only max_connections get a banner.
+    const addresses = ["127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"].flatMap((a) => [a, a, a]);
+    const strangers = await Promise.all(addresses.map((a) => firstLine(inbound.port, a)));
+    const greeted = strangers.filter((s) => s.line.startsWith("220 "));
+    const refused = strangers.filter((s) => !s.line.startsWith("220 "));
+    assert.ok(greeted.length >= 1 && greeted.length <= 10, `${greeted.length} strangers greeted`);
+    assert.ok(refused.length >= 2);
+    for (const r of refused) assert.equal(r.line, "421 4.7.0 Error: too many connections, try again later");
+    await session(async (smtp) => {
+      assert.equal((await smtp.command("NOOP")).code, 250, "the trusted client is served");
+    });
+    for (const s of strangers) s.socket.destroy();
+  });
+
   it("refuses a message over max_hops Received headers with 554 5.4.0", { timeout: 30_000 }, async () => {
     await session(async (smtp) => {
       await smtp.command("MAIL FROM:<loop@client.test>");
@@ -323,3 +341,17 @@ describe("inbound protocol hardening", () => {
     assert.deepEqual(receivedFrom("loop@client.test"), []);
   });
 });
+
+/** Connects from `localAddress` and reads the server's first line (banner or refusal). */
+function firstLine(port: number, localAddress: string): Promise<{ socket: Socket; line: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, localAddress });
+    let text = "";
+    socket.on("error", reject);
+    socket.on("data", (d: Buffer) => {
+      text += d.toString();
+      const end = text.indexOf("\r\n");
+      if (end >= 0) resolve({ socket, line: text.slice(0, end) });
+    });
+  });
+}
