@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { NewMessage } from "../message/types.ts";
-import { applyTenant, identifyTenant, type TenantsConfig, takeHeader, tenantName } from "./tenant.ts";
+import { applyTenant, identifyTenant, type TenantsConfig, tenantName } from "./tenant.ts";
 
 const all: TenantsConfig = { from: ["auth_user", "header", "sender_domain"], header: "X-Mailfleet-Tenant" };
 
@@ -48,17 +48,6 @@ describe("tenant header", () => {
   const content = Buffer.from(
     "Subject: hi\r\nX-Mailfleet-Tenant: acme\r\nx-mailfleet-tenant: other\r\n  folded\r\nTo: b@example.com\r\n\r\nX-Mailfleet-Tenant: body line\r\n",
   );
-
-  it("takes every copy from the header section only", () => {
-    const taken = takeHeader(content, "X-Mailfleet-Tenant");
-    assert.deepEqual(taken.values, ["acme", "other folded"]);
-    assert.equal(
-      taken.content.toString(),
-      "Subject: hi\r\nTo: b@example.com\r\n\r\nX-Mailfleet-Tenant: body line\r\n",
-    );
-    const none = takeHeader(Buffer.from("Subject: x\r\n\r\nbody\r\n"), "X-Mailfleet-Tenant");
-    assert.deepEqual(none.values, []);
-  });
 
   it("strips it on a delivering instance and puts the decided tenant back on a relaying one", () => {
     const delivering = applyTenant(all, { relaying: false, user: null }, message("a@x.test"), content);

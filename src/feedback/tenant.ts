@@ -10,6 +10,7 @@
  * `header`, as the default does) knows the tenant too; a delivering instance keeps it off.
  * Pure functions, no I/O.
  */
+import { takeHeader } from "../message/header-fields.ts";
 import type { NewMessage } from "../message/types.ts";
 
 export type TenantSource = "auth_user" | "header" | "sender_domain";
@@ -67,43 +68,6 @@ export function identifyTenant(config: TenantsConfig, facts: TenantFacts): strin
     }
   }
   return null;
-}
-
-/** End of the header section: index just past the blank line's CRLF, or the body length. */
-function headerEnd(content: Buffer): number {
-  if (content.subarray(0, 2).toString("latin1") === "\r\n") return 0;
-  const at = content.indexOf("\r\n\r\n");
-  return at === -1 ? content.length : at + 2;
-}
-
-/**
- * The values of header field `name` in the header section, and the content without those
- * fields (continuation lines included). Content uses CRLF line endings.
- */
-export function takeHeader(content: Buffer, name: string): { values: string[]; content: Buffer } {
-  const end = headerEnd(content);
-  const head = content.subarray(0, end).toString("latin1");
-  const lower = `${name.toLowerCase()}:`;
-  const lines = head.split("\r\n");
-  const kept: string[] = [];
-  const values: string[] = [];
-  let taking = false;
-  for (const line of lines) {
-    const continuation = line.startsWith(" ") || line.startsWith("\t");
-    if (continuation && taking) {
-      values[values.length - 1] += line;
-      continue;
-    }
-    taking = !continuation && line.toLowerCase().startsWith(lower);
-    if (taking) values.push(line.slice(lower.length));
-    else kept.push(line);
-  }
-  if (values.length === 0) return { values, content };
-  const rest = Buffer.from(kept.join("\r\n"), "latin1");
-  return {
-    values: values.map((v) => v.replace(/\s+/g, " ").trim()),
-    content: Buffer.concat([rest, content.subarray(end)]),
-  };
 }
 
 /**
