@@ -6,7 +6,7 @@ import pino from "pino";
 
 import { type DnsServer, startDnsServer } from "../../test/support/dns-server.ts";
 import type { SessionFacts } from "../smtp-server/types.ts";
-import { createAuthenticationCheck, splitHeaderFields } from "./authentication.ts";
+import { authservIdOf, createAuthenticationCheck, splitHeaderFields } from "./authentication.ts";
 import { createPolicyResolver } from "./dns.ts";
 
 /** RSA 1024: its public key fits one TXT string (255 bytes), which the test DNS server needs. */
@@ -44,6 +44,7 @@ function session(overrides: Partial<SessionFacts> = {}): SessionFacts {
     tls: false,
     user: null,
     listener: "127.0.0.1:25",
+    trusted: false,
     ...overrides,
   };
 }
@@ -100,6 +101,30 @@ describe("SPF/DKIM/DMARC/ARC with mailauth against a DNS server", () => {
     assert.match(ar, /dmarc=pass \(p=REJECT arc=none\) header\.from=good\.test/);
     assert.ok(verdict.headers.some((h) => /^Received-SPF: pass/.test(h)));
     for (const h of verdict.headers) assert.doesNotMatch(h, /\r\n$/, "fields come without their final CRLF");
+  });
+
+  test("Authentication-Results under our authserv-id from outside are taken out; others stay", async () => {
+    const forged = [
+      "Authentication-Results: mx.test; dkim=pass header.d=bank.example; dmarc=pass",
+      "Authentication-Results: (forged) MX.Test 1;\r\n spf=pass smtp.mailfrom=bank.example",
+      "Authentication-Results: other.example; spf=fail",
+    ].join("\r\n");
+    const signedMessage = await signed("news@good.test", "forged-ar", "good.test");
+    const received = Buffer.concat([Buffer.from(`${forged}\r\n`), signedMessage]);
+    const envelope = { sender: "news@good.test", recipients: ["rcpt@example.net"] };
+
+    const verdict = await check().check(session(), envelope, received);
+    assert.ok("headers" in verdict);
+    assert.ok(verdict.content, "the message is rewritten");
+    const stored = verdict.content.toString();
+    assert.doesNotMatch(stored, /bank\.example/);
+    assert.match(stored, /^Authentication-Results: other\.example; spf=fail\r\n/);
+    assert.ok(stored.endsWith(signedMessage.toString()), "the rest is untouched");
+    assert.match(verdict.headers.join("\n"), /dkim=pass header\.i=@good\.test/, "and still verifies");
+
+    const fromTrusted = await check().check(session({ trusted: true }), envelope, received);
+    assert.ok("headers" in fromTrusted);
+    assert.equal(fromTrusted.content, undefined, "a trusted MTA's results are kept");
   });
 
   test("DMARC fail with p=reject and enforcement: 550 5.7.1 with the DMARC result", async () => {
@@ -198,4 +223,12 @@ describe("SPF/DKIM/DMARC/ARC with mailauth against a DNS server", () => {
   test("splitHeaderFields keeps folded lines inside their field", () => {
     assert.deepEqual(splitHeaderFields("A: 1\r\n 2\r\nB: 3\r\n"), ["A: 1\r\n 2", "B: 3"]);
   });
+});
+
+test("authservIdOf: the first token, comments and version dropped, lower-cased", () => {
+  assert.equal(authservIdOf(" mx.test; spf=pass"), "mx.test");
+  assert.equal(authservIdOf("(comment) MX.Test 1; dkim=none"), "mx.test");
+  assert.equal(authservIdOf("mx.test;"), "mx.test");
+  assert.equal(authservIdOf("mx.test.evil; spf=pass"), "mx.test.evil");
+  assert.equal(authservIdOf(""), "");
 });

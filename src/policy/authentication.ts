@@ -5,6 +5,10 @@
  * and `Received-SPF`. When the config says so, mail failing DMARC for a domain that publishes
  * p=reject is refused with `550 5.7.1` and the DMARC result (pct= is honoured).
  *
+ * Authentication-Results fields that carry our authserv-id but come from outside the trusted
+ * networks are forged (RFC 8601 section 5): they are taken out before anything else, so that a
+ * filter after us can trust every result under our name.
+ *
  * Every lookup goes through the configured resolver. Authenticated sessions are our own users:
  * nothing to verify. A failure inside mailauth accepts the message without the headers (and logs):
  * it must not turn into lost mail.
@@ -12,12 +16,10 @@
 import { authenticate } from "mailauth";
 import type { Logger } from "pino";
 import type { PolicyConfig } from "../config/types.ts";
-import type { Reply } from "../message/types.ts";
-import type { SessionFacts } from "../smtp-server/types.ts";
+import { takeHeader } from "../message/header-fields.ts";
+import type { DataVerdict, SessionFacts } from "../smtp-server/types.ts";
 import type { PolicyResolver } from "./dns.ts";
 import { plainIp } from "./ip.ts";
-
-export type DataVerdict = { reply: Reply } | { headers: string[] };
 
 export interface AuthenticationCheck {
   check(
@@ -52,8 +54,17 @@ export function createAuthenticationCheck(deps: {
   const resolver = deps.resolve as (name: string, rrtype: string) => Promise<string[][] | string[]>;
 
   return {
-    async check(session, envelope, message) {
+    async check(session, envelope, received) {
       if (session.user !== null) return { headers: [] };
+      const forged = session.trusted ? null : takeHeader(received, "Authentication-Results", claimsOurs);
+      const message = forged?.content ?? received;
+      if (forged && forged.values.length > 0) {
+        logger.info(
+          { removed: forged.values.length, client: session.clientAddress },
+          "forged Authentication-Results removed",
+        );
+      }
+      const rewritten = message === received ? {} : { content: message };
       let result: Awaited<ReturnType<typeof authenticate>>;
       try {
         result = await authenticate(message, {
@@ -70,7 +81,7 @@ export function createAuthenticationCheck(deps: {
           { err },
           "authentication checks failed: message accepted without Authentication-Results",
         );
-        return { headers: [] };
+        return { headers: [], ...rewritten };
       }
       const dmarc = result.dmarc;
       if (
@@ -89,7 +100,20 @@ export function createAuthenticationCheck(deps: {
           },
         };
       }
-      return { headers: splitHeaderFields(result.headers) };
+      return { headers: splitHeaderFields(result.headers), ...rewritten };
     },
   };
+
+  function claimsOurs(value: string): boolean {
+    return authservIdOf(value) === config.authservId.toLowerCase();
+  }
+}
+
+/**
+ * The authserv-id of an Authentication-Results value: its first token, before the optional
+ * version and the first ";", comments dropped (RFC 8601 section 2.2), lower-cased.
+ */
+export function authservIdOf(value: string): string {
+  const plain = value.replace(/\([^()]*\)/g, " ").trim();
+  return (plain.split(/[\s;]/, 1)[0] ?? "").toLowerCase();
 }

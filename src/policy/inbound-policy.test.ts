@@ -20,6 +20,7 @@ function session(clientAddress: string, overrides: Partial<SessionFacts> = {}): 
     tls: false,
     user: null,
     listener: "127.0.0.1:25",
+    trusted: false,
     ...overrides,
   };
 }

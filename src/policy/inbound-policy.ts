@@ -7,8 +7,8 @@
  * - MAIL: rate limits (user and sender-domain connections, messages per minute);
  * - RCPT: DNSBL when `dnsbl.check_at` is rcpt (looked up once per session, not for authenticated
  *   clients), then rate limits (recipients per minute);
- * - DATA: SPF/DKIM/DMARC/ARC (Authentication-Results, DMARC p=reject), then rspamd; the headers
- *   of both are prepended.
+ * - DATA: SPF/DKIM/DMARC/ARC (forged Authentication-Results out, ours in, DMARC p=reject), then
+ *   rspamd; the headers of both are prepended.
  *
  * A check that throws is a bug or a broken backend: it is logged and the hook goes on as if the
  * check had passed, so a policy failure never loses mail (rspamd's own fail open/closed aside).
@@ -17,8 +17,8 @@
 import type { Logger } from "pino";
 import type { Config } from "../config/types.ts";
 import type { Reply } from "../message/types.ts";
-import type { InboundPolicy, SessionFacts } from "../smtp-server/types.ts";
-import { type AuthenticationCheck, createAuthenticationCheck, type DataVerdict } from "./authentication.ts";
+import type { DataVerdict, InboundPolicy, SessionFacts } from "../smtp-server/types.ts";
+import { type AuthenticationCheck, createAuthenticationCheck } from "./authentication.ts";
 import { createPolicyResolver, type PolicyResolver } from "./dns.ts";
 import { createDnsblCheck, type DnsblCheck, type DnsblListing, dnsblReply } from "./dnsbl.ts";
 import { plainIp } from "./ip.ts";
@@ -109,16 +109,19 @@ export function createInboundPolicy(config: Config, deps: InboundPolicyDeps): In
       }
       return guarded("rate limits", null, () => rateLimits.onRcpt(session, sender));
     },
-    async onData(session, envelope, message) {
+    async onData(session, envelope, received) {
       const headers: string[] = [];
+      // A check may rewrite the message (forged Authentication-Results out): the next sees that.
+      let message = received;
       for (const check of dataChecks) {
         const verdict: DataVerdict = await guarded("data", { headers: [] }, () =>
           check.check(session, envelope, message),
         );
         if ("reply" in verdict) return verdict;
         headers.push(...verdict.headers);
+        message = verdict.content ?? message;
       }
-      return { headers };
+      return message === received ? { headers } : { headers, content: message };
     },
     onClose(session) {
       listings.delete(session.id);

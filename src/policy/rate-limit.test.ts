@@ -43,6 +43,7 @@ function session(clientAddress = "192.0.2.1", user: string | null = null): Sessi
     tls: false,
     user,
     listener: "127.0.0.1:25",
+    trusted: false,
   };
 }
 

@@ -35,6 +35,7 @@ const SESSION: SessionFacts = {
   tls: false,
   user: null,
   listener: "127.0.0.1:25",
+  trusted: false,
 };
 const ENVELOPE = { sender: "alice@example.com", recipients: ["bob@example.org"] };
 

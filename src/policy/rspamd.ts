@@ -12,8 +12,7 @@ import { request } from "node:http";
 import type { Logger } from "pino";
 import type { PolicyConfig, RspamdAction } from "../config/types.ts";
 import type { Reply } from "../message/types.ts";
-import type { SessionFacts } from "../smtp-server/types.ts";
-import type { DataVerdict } from "./authentication.ts";
+import type { DataVerdict, SessionFacts } from "../smtp-server/types.ts";
 import { plainIp } from "./ip.ts";
 
 export interface RspamdResult {

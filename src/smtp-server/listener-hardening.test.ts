@@ -268,7 +268,7 @@ describe("listener hardening", () => {
     });
   });
 
-  it("calls the InboundPolicy hooks with the session facts and prepends its headers", async () => {
+  it("calls the InboundPolicy hooks with the session facts, stores its rewrite and prepends its headers", async () => {
     const calls: string[] = [];
     const seen: SessionFacts[] = [];
     const refuse = (text: string): Reply => ({ code: 550, enhanced: "5.7.1", text });
@@ -288,7 +288,10 @@ describe("listener hardening", () => {
       },
       async onData(_s, envelope, message) {
         calls.push(`data ${envelope.recipients.join(",")} ${message.toString().split("\r\n")[0]}`);
-        return { headers: ["Authentication-Results: mx.test.example; spf=pass"] };
+        return {
+          headers: ["Authentication-Results: mx.test.example; spf=pass"],
+          content: Buffer.from(message.toString().replace("Subject: p", "Subject: rewritten")),
+        };
       },
       onClose(s) {
         calls.push(`close ${s.clientAddress}`);
@@ -333,6 +336,7 @@ describe("listener hardening", () => {
       helo: "client.test.example",
       tls: false,
       user: null,
+      trusted: true,
       listener: `127.0.0.1:${running.port}`,
     });
     const body = running.receiver.accepted[0]!.body.toString();
@@ -340,6 +344,7 @@ describe("listener hardening", () => {
       body,
       /^Authentication-Results: mx\.test\.example; spf=pass\r\nReceived: from client\.test\.example/,
     );
+    assert.match(body, /\r\nSubject: rewritten\r\n\r\nbody\r\n$/, "the policy's rewrite is what is stored");
   });
 
   it("relay: an untrusted client may send to local domains only, and never with routing tricks", async () => {

@@ -90,7 +90,12 @@ export async function receiveMessage(
   }
 
   const arrivedAt = Date.now();
-  const { message, content: stored } = toTenantMessage(config, session, arrivedAt, content);
+  const { message, content: stored } = toTenantMessage(
+    config,
+    session,
+    arrivedAt,
+    verdict.content ?? content,
+  );
   const received = formatReceivedHeader({
     clientHelo: message.clientHelo,
     clientAddress: message.clientAddress,

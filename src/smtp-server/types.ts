@@ -16,9 +16,14 @@ export interface SessionFacts {
   tls: boolean;
   /** Authenticated user name, or null. */
   user: string | null;
+  /** The client is in relay.trusted_networks (our own applications and instances). */
+  trusted: boolean;
   /** The listener the client reached, "host:port". */
   listener: string;
 }
+
+/** The end-of-DATA verdict: refuse, or headers to prepend and perhaps a rewritten message. */
+export type DataVerdict = { reply: Reply } | { headers: string[]; content?: Buffer };
 
 /** A policy verdict: refuse with this reply, or go on (null). */
 export type PolicyVerdict = Reply | null;
@@ -35,13 +40,14 @@ export interface InboundPolicy {
   onRcpt(session: SessionFacts, sender: string, recipient: string): Promise<PolicyVerdict>;
   /**
    * After the whole message arrived, before it is stored. `message` is headers + body with CRLF.
-   * May refuse, or return header lines (without CRLF) to prepend, e.g. Authentication-Results.
+   * May refuse, or return header lines (without CRLF) to prepend, e.g. Authentication-Results,
+   * and the message to store instead of `message` (forged Authentication-Results taken out).
    */
   onData(
     session: SessionFacts,
     envelope: { sender: string; recipients: string[] },
     message: Buffer,
-  ): Promise<{ reply: Reply } | { headers: string[] }>;
+  ): Promise<DataVerdict>;
   /** The session ended (for per-IP connection counts). */
   onClose(session: SessionFacts): void;
 }

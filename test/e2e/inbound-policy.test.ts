@@ -263,7 +263,7 @@ describe("inbound policy defaults of a fleet's input instance", () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it("the input instance adds Authentication-Results by default; the output instance adds none", {
+  it("the input instance adds Authentication-Results by default, taking out forged ones under its name; the output instance adds none", {
     timeout: 60_000,
   }, async () => {
     const inPort = await freePort();
@@ -277,7 +277,7 @@ instances:
     role: input
     spool_dir: ${dir}/spool-in
     listen: ["127.0.0.1:${inPort}"]
-    relay: { local_domains: [example.test] }
+    relay: { trusted_networks: ["127.0.0.1/32"], local_domains: [example.test] }
   output:
     role: output
     spool_dir: ${dir}/spool-out
@@ -291,15 +291,29 @@ instances:
         (await canConnect("127.0.0.1", port)) ? true : undefined,
       );
     }
-    const smtp = await session(inPort, "127.0.0.1");
-    const reply = await transaction(smtp, "news@good.test", message("news@good.test", "through the input"));
+    // From outside the input's trusted networks, with results forged under its authserv-id.
+    const forged = [
+      "Authentication-Results: fleet.test; dkim=pass header.d=bank.example; dmarc=pass",
+      "Authentication-Results: other.example; spf=neutral",
+    ].join("\r\n");
+    const smtp = await session(inPort, "127.0.0.5");
+    const reply = await transaction(
+      smtp,
+      "news@good.test",
+      `${forged}\r\n${message("news@good.test", "through the input")}`,
+    );
     assert.equal(reply.code, 250, reply.raw);
     smtp.close();
     const copy = await eventually("the sink's copy", async () =>
       (await sink.messages()).find((m) => m.content.includes("Subject: through the input")),
     );
     const results = copy.content.match(/^Authentication-Results: .*$/gm) ?? [];
-    assert.deepEqual(results, ["Authentication-Results: fleet.test;"], copy.content);
+    assert.deepEqual(
+      results,
+      ["Authentication-Results: fleet.test;", "Authentication-Results: other.example; spf=neutral"],
+      copy.content,
+    );
+    assert.doesNotMatch(copy.content, /bank\.example/);
     assert.match(copy.content, /^ spf=pass .*smtp\.mailfrom=news@good\.test/m);
     assert.match(copy.content, /^ dkim=none/m);
   });
