@@ -239,3 +239,32 @@ test("a source that cannot be bound moves its mail to the pool's other source an
   assert.match(health?.reason ?? "", /cannot bind/);
   assert.equal(env.lines.filter((l) => / deferred /.test(l)).length, 0, "nothing was deferred");
 });
+
+test("a pool member at max_per_hour toward a site leaves the next jobs to the other member", async () => {
+  const env = await setup((config) => {
+    config.delivery.defaultTransport = "google";
+    config.pools.both!.strategy = "weighted";
+    config.pools.both!.members = [
+      { source: "out2", weight: 3 },
+      { source: "out3", weight: 1 },
+    ];
+    config.transports.google!.limits.maxPerHour = 2;
+  }, {});
+  const send = async (i: number) => {
+    const stored = await env.spool.store(
+      sampleMessage(i, { arrivedAt: Date.now(), recipients: recipients(`r${i}@capped.test`) }),
+      Buffer.from("Subject: x\r\n\r\nhi\r\n"),
+    );
+    env.scheduler.enqueue(stored);
+  };
+  for (let i = 0; i < 4; i++) await send(i);
+  await until(() => env.sent.length === 4, "four deliveries");
+  const from = (address: string) => env.sent.filter((s) => s.bindAddress === address).length;
+  assert.deepEqual([from("127.0.0.2"), from("127.0.0.3")], [2, 2], "weight 3:1, but each capped at 2");
+  assert.equal(env.lines.filter((l) => / deferred /.test(l)).length, 0, "nothing was deferred");
+
+  await send(4);
+  await until(() => env.lines.some((l) => / deferred /.test(l)), "the deferral once both are capped");
+  assert.match(env.lines.find((l) => / deferred /.test(l)) ?? "", /hourly limit of 2 messages reached/);
+  assert.equal(env.sent.length, 4);
+});

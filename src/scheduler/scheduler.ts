@@ -384,9 +384,12 @@ export class Scheduler {
    * another member of the pool (if there is one): the job goes there, once.
    */
   async #deliverToSite(site: Site, job: DeliveryJob): Promise<RecipientOutcome[]> {
-    // Warm-up: the pool skips IPs past today's cap for this provider (overflow warm_ips).
+    // The pool skips IPs past today's warm-up cap for this provider (overflow warm_ips) and IPs
+    // at the transport's max_per_hour toward this site. When every member is past a cap, the
+    // selector picks among all of them and the job is deferred (or waits) as that cap says.
     const warmup = this.#deps.warmup?.forSite(site) ?? null;
-    const accept = warmup ? (address: string) => warmup.accept(address) : undefined;
+    const accept = (address: string) =>
+      !this.#sites.get(queueKey(site, address))?.hourlyCapReached && (warmup?.accept(address) ?? true);
     const source = this.#sources.pick(site.transport, site.key, accept);
     const from = source?.address ?? site.transport.bindAddress;
     const result = await this.#deliverFrom(site, source, job, warmup);
@@ -433,7 +436,7 @@ export class Scheduler {
     const sited: Site = source
       ? { ...site, transport: { ...site.transport, bindAddress: source.address, helo: source.helo } }
       : site;
-    const key = `${site.key}|${source?.address ?? "*"}`;
+    const key = queueKey(site, source?.address ?? null);
     let queue = this.#sites.get(key);
     if (!queue) {
       queue = new SiteQueue({
@@ -485,4 +488,9 @@ function makeJob(message: QueuedMessage, indexes: number[], body: Buffer): Deliv
     smtpUtf8: message.smtpUtf8,
     body,
   };
+}
+
+/** The ready queue of a site from one source address (null: the transport's own binding). */
+function queueKey(site: Site, sourceAddress: string | null): string {
+  return `${site.key}|${sourceAddress ?? "*"}`;
 }

@@ -8,7 +8,8 @@
  *   - rateDelayMs: successive deliveries START at least this far apart, across all connections
  *     (each start reserves the next slot synchronously, and the job waits for its slot on a timer);
  *   - maxPerHour: jobs taken in the rolling hour (a job that never reached the destination gives
- *     its slot back); past the cap a job is deferred at once.
+ *     its slot back); past the cap a job is deferred at once. The scheduler asks `hourlyCapReached`
+ *     first, so that a pool sends from another member while this one is at its cap.
  * Adaptive backoff (src/reputation/backoff.ts), when given, may suspend the queue (jobs are deferred
  * at once, scope "source") or lengthen its rate delay; it sees every reply the peer gave.
  * When no host of the site takes a connection, the queue is "dead" for a short while and every
@@ -200,9 +201,15 @@ export class SiteQueue {
    * mailq with this reason). The scope is "source": the limit is our own choice for this source
    * IP x site, so it must not count against the destination (no dead site, no site throttling).
    */
-  #hourlyCapFailure(): Failure | null {
+  /** True when max_per_hour jobs were taken in the last hour: the next one would be deferred. */
+  get hourlyCapReached(): boolean {
     const cap = this.site.transport.limits.maxPerHour;
-    if (cap <= 0 || this.#hourlyCount() < cap) return null;
+    return cap > 0 && this.#hourlyCount() >= cap;
+  }
+
+  #hourlyCapFailure(): Failure | null {
+    if (!this.hourlyCapReached) return null;
+    const cap = this.site.transport.limits.maxPerHour;
     const source = this.source ?? "default source";
     return {
       permanent: false,
