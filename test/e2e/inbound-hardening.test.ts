@@ -4,7 +4,7 @@
  * - SMTP smuggling: `\n.\n`, `\n.\r\n`, `\r.\r`, `\r\n.\n`, `\r\n\x00.\r\n`, each followed by a
  *   second MAIL/RCPT/DATA, never queue a second message;
  * - line length: a command over 998 bytes gets 500 5.5.2 and the session goes on; a content line
- *   over 998 refuses the message with 500 5.5.2; a 128 MB command line and a 10 MB content line
+ *   over 998 refuses the message with 500 5.5.2; a 256 MB command line and a 10 MB content line
  *   keep the process's memory bounded;
  * - too many recipients: 452 4.5.3, the earlier ones kept and delivered;
  * - size: 552 5.3.4 at MAIL SIZE= and after DATA, nothing queued; bad SIZE syntax 501;
@@ -126,7 +126,7 @@ describe("inbound protocol hardening", () => {
     assert.deepEqual(receivedFrom("longline@client.test"), []);
   });
 
-  it("keeps memory bounded for a 128 MB command line and a 10 MB content line", {
+  it("keeps memory bounded for a 256 MB command line and a 10 MB content line", {
     timeout: 60_000,
   }, async (t) => {
     const socket = connect({ host: "127.0.0.1", port: inbound.port });
@@ -154,7 +154,7 @@ describe("inbound protocol hardening", () => {
       await reply(/^220 .*\r\n/m);
       await write("EHLO big.test\r\n");
       await reply(/^250 .*\r\n/m);
-      await megabytes(128); // one command line, no line end: keeping it would not fit the bound
+      await megabytes(256); // one command line, no line end: keeping it would not fit the bound
       await write("\r\n");
       assert.equal(await reply(/^5\d\d .*\r\n/m), "500 5.5.2 Error: line too long");
       peak = Math.max(peak, rssKiB());
@@ -172,11 +172,12 @@ describe("inbound protocol hardening", () => {
       socket.destroy();
     }
     t.diagnostic(
-      `instance RSS before ${before} KiB, peak ${peak} KiB (+${peak - before} KiB for 128 + 10 MiB)`,
+      `instance RSS before ${before} KiB, peak ${peak} KiB (+${peak - before} KiB for 256 + 10 MiB)`,
     );
     // What grows is garbage: socket buffers live outside V8's heap, and V8 lets about 64 MiB of
-    // such external memory build up before it collects. Keeping the line would need 128 MiB.
-    assert.ok(peak - before < 96 * 1024, `RSS grew by ${peak - before} KiB`);
+    // such external memory build up before it collects: a cold instance peaks near 130 MiB
+    // whether it is sent 128 or 512 MiB. Keeping the line would need 256 MiB.
+    assert.ok(peak - before < 200 * 1024, `RSS grew by ${peak - before} KiB`);
     assert.deepEqual(receivedFrom("huge@client.test"), []);
   });
 
