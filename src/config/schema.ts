@@ -117,12 +117,14 @@ const transportSchema = z
       nexthop:
         t.nexthop.kind === "mx"
           ? { kind: "mx", port: t.port }
-          : {
-              kind: "host",
-              host: t.nexthop.host,
-              port: t.nexthop.port ?? t.port,
-              lookupMx: t.nexthop.lookupMx,
-            },
+          : t.nexthop.kind === "lmtp"
+            ? t.nexthop
+            : {
+                kind: "host",
+                host: t.nexthop.host,
+                port: t.nexthop.port ?? t.port,
+                lookupMx: t.nexthop.lookupMx,
+              },
       tls: t.tls,
       pool: t.pool,
       bindAddress: t.bind_address,

@@ -91,12 +91,21 @@ export interface RouteRule {
   transport: string;
 }
 
+export type Nexthop =
+  | { kind: "mx"; port: number }
+  | { kind: "host"; host: string; port: number; lookupMx: boolean }
+  | { kind: "lmtp"; host: string; port: number; socketPath: null }
+  | { kind: "lmtp"; host: null; port: null; socketPath: string };
+
 export interface TransportConfig {
   name: string;
   /** Pool name the source IP is picked from, or null (then bindAddress, or the OS default). */
   pool: string | null;
-  /** "mx": MX lookup on the recipient domain. Otherwise a fixed nexthop ([host]:port skips MX). */
-  nexthop: { kind: "mx"; port: number } | { kind: "host"; host: string; port: number; lookupMx: boolean };
+  /**
+   * "mx": MX lookup on the recipient domain. "host": a fixed nexthop ([host]:port skips MX).
+   * "lmtp": LMTP to a host (no MX lookup) or to a Unix socket (`socketPath`), e.g. a mail store.
+   */
+  nexthop: Nexthop;
   tls: TlsPolicy;
   /** Source address to bind, or null for the OS default. */
   bindAddress: string | null;

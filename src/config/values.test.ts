@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { isHostname, parseCidr, parseDuration, parseHostPort, parseNexthop, parseSize } from "./values.ts";
+import type { Nexthop } from "./types.ts";
+import {
+  isHostname,
+  nexthopName,
+  parseCidr,
+  parseDuration,
+  parseHostPort,
+  parseNexthop,
+  parseSize,
+} from "./values.ts";
 
 describe("parseDuration", () => {
   test("a plain number is seconds", () => {
@@ -138,8 +147,43 @@ describe("parseNexthop", () => {
     });
   });
 
+  test("LMTP to a host (port 24 by default, never an MX lookup) or a Unix socket", () => {
+    const tcp = (host: string, port: number) => ({ kind: "lmtp", host, port, socketPath: null });
+    assert.deepEqual(parseNexthop("lmtp:[store.example]:2424"), tcp("store.example", 2424));
+    assert.deepEqual(parseNexthop("lmtp:store.example"), tcp("store.example", 24));
+    assert.deepEqual(parseNexthop("lmtp:10.0.0.5:24"), tcp("10.0.0.5", 24));
+    assert.deepEqual(parseNexthop("lmtp:unix:/run/dovecot/lmtp"), {
+      kind: "lmtp",
+      host: null,
+      port: null,
+      socketPath: "/run/dovecot/lmtp",
+    });
+  });
+
+  test("nexthopName writes a nexthop back as the config file would", () => {
+    const names: [Nexthop, string][] = [
+      [{ kind: "mx", port: 25 }, "mx"],
+      [{ kind: "host", host: "relay.example", port: 2525, lookupMx: false }, "[relay.example]:2525"],
+      [{ kind: "host", host: "relay.example", port: 26, lookupMx: true }, "relay.example:26"],
+      [{ kind: "lmtp", host: "a.example", port: 24, socketPath: null }, "lmtp:[a.example]:24"],
+      [{ kind: "lmtp", host: null, port: null, socketPath: "/x" }, "lmtp:unix:/x"],
+    ];
+    for (const [nexthop, name] of names) assert.equal(nexthopName(nexthop), name);
+  });
+
   test("rejects junk", () => {
-    for (const bad of ["", "[relay]:0", "relay:99999", "a b", "lmtp:unix:/x", null, 25]) {
+    for (const bad of [
+      "",
+      "[relay]:0",
+      "relay:99999",
+      "a b",
+      "lmtp:unix:relative",
+      "lmtp:",
+      "lmtp:a b",
+      "lmtp:x:0",
+      null,
+      25,
+    ]) {
       assert.equal(parseNexthop(bad), undefined, String(bad));
     }
   });

@@ -1,6 +1,6 @@
 /**
  * Parsers for the small value languages of the config file: durations ("30s"), sizes ("25MiB"),
- * "host:port" addresses, CIDRs and transport nexthops ("mx", "[host]:port", "host").
+ * "host:port" addresses, CIDRs and transport nexthops ("mx", "[host]:port", "host", "lmtp:...").
  *
  * Each parser takes an unknown YAML value and returns the normalised value, or undefined when the
  * input is not in the language. The schema turns undefined into an error that quotes `EXPECTED`,
@@ -9,7 +9,7 @@
 
 import { BlockList, isIP } from "node:net";
 
-import type { HostPort } from "./types.ts";
+import type { HostPort, Nexthop } from "./types.ts";
 
 export const EXPECTED = {
   duration: "a duration such as 500ms, 30s, 5m, 2h, 5d, 1w (a plain number is seconds)",
@@ -21,7 +21,8 @@ export const EXPECTED = {
   path: "a non-empty path",
   listen: 'an address "host:port", IPv6 as "[::1]:port"',
   dnsServer: 'a DNS server "ip" or "ip:port", IPv6 as "[::1]:port"',
-  nexthop: '"mx", "[host]:port" (no MX lookup), or "host:port" / "host" (MX lookup on host)',
+  nexthop:
+    '"mx", "[host]:port" (no MX lookup), "host:port" / "host" (MX lookup on host), or LMTP: "lmtp:[host]:port" / "lmtp:host" (port 24) / "lmtp:unix:/absolute/path"',
 } as const;
 
 const DURATION_UNIT_MS: Record<string, number> = {
@@ -144,15 +145,23 @@ export function parseCidr(input: unknown): string | undefined {
 /** A nexthop before the transport's `port` fills in a missing port. */
 export type NexthopSpec =
   | { kind: "mx" }
-  | { kind: "host"; host: string; port: number | undefined; lookupMx: boolean };
+  | { kind: "host"; host: string; port: number | undefined; lookupMx: boolean }
+  | { kind: "lmtp"; host: string; port: number; socketPath: null }
+  | { kind: "lmtp"; host: null; port: null; socketPath: string };
+
+/** The LMTP port (RFC 2033 names none; 24 is IANA's, and Postfix's lmtp default). */
+export const LMTP_PORT = 24;
 
 /**
  * "mx": MX lookup on the recipient domain. "[host]:port" or "[host]": that host, no MX lookup.
  * "host:port" or "host": MX lookup on host (an IP literal is never MX-looked-up).
+ * "lmtp:[host]:port", "lmtp:host:port" or "lmtp:host": LMTP to that host (never an MX lookup),
+ * port 24 by default. "lmtp:unix:/path": LMTP over a Unix socket (an absolute path).
  */
 export function parseNexthop(input: unknown): NexthopSpec | undefined {
   if (input === "mx") return { kind: "mx" };
   if (typeof input !== "string") return undefined;
+  if (input.startsWith("lmtp:")) return parseLmtpNexthop(input.slice("lmtp:".length).trim());
   const split = splitHostPort(input.trim());
   if (!split) return undefined;
   if (!isIpLiteral(split.host) && !isHostname(split.host)) return undefined;
@@ -163,6 +172,33 @@ export function parseNexthop(input: unknown): NexthopSpec | undefined {
   }
   const lookupMx = !split.bracketed && !isIpLiteral(split.host);
   return { kind: "host", host: split.host, port, lookupMx };
+}
+
+function parseLmtpNexthop(rest: string): NexthopSpec | undefined {
+  if (rest.startsWith("unix:")) {
+    const socketPath = rest.slice("unix:".length);
+    return socketPath.startsWith("/") && !/[\0\s]/.test(socketPath)
+      ? { kind: "lmtp", host: null, port: null, socketPath }
+      : undefined;
+  }
+  const split = splitHostPort(rest);
+  if (!split || (!isIpLiteral(split.host) && !isHostname(split.host))) return undefined;
+  const port = split.port === undefined ? LMTP_PORT : parsePort(split.port, 1);
+  return port === undefined ? undefined : { kind: "lmtp", host: split.host, port, socketPath: null };
+}
+
+/** A nexthop as the config file writes it, port included. */
+export function nexthopName(nexthop: Nexthop): string {
+  switch (nexthop.kind) {
+    case "mx":
+      return "mx";
+    case "host":
+      return nexthop.lookupMx ? `${nexthop.host}:${nexthop.port}` : `[${nexthop.host}]:${nexthop.port}`;
+    case "lmtp":
+      return nexthop.socketPath !== null
+        ? `lmtp:unix:${nexthop.socketPath}`
+        : `lmtp:[${nexthop.host}]:${nexthop.port}`;
+  }
 }
 
 export function isEmailAddress(input: unknown): input is string {

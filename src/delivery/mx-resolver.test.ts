@@ -161,6 +161,25 @@ describe("destination resolver", () => {
     assert.equal(m.port, 2525);
   });
 
+  it("resolves an LMTP nexthop without MX lookup (private store allowed), or to its Unix socket", async () => {
+    const tcp = testTransport({
+      nexthop: { kind: "lmtp", host: "mx.local.test", port: 24, socketPath: null },
+    });
+    const s = site(await resolver().resolve("example.test", tcp));
+    assert.equal(s.key, "out|lmtp:[mx.local.test]:24");
+    assert.equal(s.port, 24);
+    assert.deepEqual(s.hosts[0]?.addresses, ["127.0.0.1", "10.1.2.3", "::1", "fe80::1"]);
+    const unix = testTransport({
+      nexthop: { kind: "lmtp", host: null, port: null, socketPath: "/run/dovecot/lmtp" },
+    });
+    const u = site(await resolver().resolve("servfail.test", unix));
+    assert.equal(u.key, "out|lmtp:unix:/run/dovecot/lmtp");
+    assert.equal(u.port, 0);
+    assert.deepEqual(u.hosts, [
+      { name: "lmtp:unix:/run/dovecot/lmtp", preference: 0, addresses: ["/run/dovecot/lmtp"] },
+    ]);
+  });
+
   it("lists a domain's MX host names for MX-matching routes", async () => {
     const r = resolver(false, 300_000);
     assert.deepEqual(await r.mxHostNames?.("Example.TEST"), [

@@ -7,6 +7,7 @@
 import net from "node:net";
 import type { Logger } from "pino";
 import type { TransportConfig } from "../config/types.ts";
+import { nexthopName } from "../config/values.ts";
 import type { FailureScope, Reply } from "../message/types.ts";
 import type { DnsLookups, DnsResult, MxRecord } from "./dns-resolver.ts";
 import type { DestinationResolver, MxHost, Resolution } from "./types.ts";
@@ -180,16 +181,30 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
     };
   }
 
-  async function resolveUncached(domain: string, transport: TransportConfig) {
+  async function resolveUncached(
+    domain: string,
+    transport: TransportConfig,
+  ): Promise<{ resolution: Resolution; ttl: number | null }> {
     const nexthop = transport.nexthop;
     if (nexthop.kind === "mx") return resolveMx(domain, transport);
+    if (nexthop.kind === "lmtp") {
+      const what = nexthopName(nexthop);
+      const key = `${transport.name}|${what}`;
+      if (nexthop.socketPath !== null) {
+        // A Unix socket: nothing to look up. The path stands where an address would.
+        const hosts = [{ name: what, preference: 0, addresses: [nexthop.socketPath] }];
+        return { resolution: { kind: "site", site: { key, transport, hosts, port: 0 } }, ttl: DEFAULT_TTL_S };
+      }
+      // A mail store the operator named (usually on a private network): never refused as private.
+      return buildSite(transport, key, [{ name: normaliseName(nexthop.host), preference: 0 }], what, false);
+    }
     const host = normaliseName(nexthop.host);
     if (nexthop.lookupMx) return resolveMx(host, transport);
-    const key = `${transport.name}|[${host}]:${nexthop.port}`;
+    const what = `[${host}]:${nexthop.port}`;
+    const key = `${transport.name}|${what}`;
     // An IP literal the operator wrote (e.g. relay_to another instance on loopback) is trusted;
     // the private-address guard is for addresses that come from someone else's DNS.
     const checkPrivate = !deps.allowPrivateDestinations && net.isIP(host) === 0;
-    const what = `[${host}]:${nexthop.port}`;
     return buildSite(transport, key, [{ name: host, preference: 0 }], what, checkPrivate);
   }
 
@@ -210,9 +225,7 @@ export function createDestinationResolver(deps: DestinationResolverDeps): Destin
       const domain = normaliseName(rawDomain);
       // The nexthop is part of the key: a reload that points a transport elsewhere must not reuse
       // the old answer.
-      const nexthop = transport.nexthop;
-      const where = nexthop.kind === "mx" ? "mx" : `${nexthop.host}:${nexthop.port}:${nexthop.lookupMx}`;
-      const cacheKey = `${transport.name}|${where}|${domain}`;
+      const cacheKey = `${transport.name}|${nexthopName(transport.nexthop)}|${domain}`;
       const cached = cache.get(cacheKey);
       if (cached && cached.expires > now() && cached.resolution.kind === "site") {
         // The site carries the transport it was resolved for; hand back the current one.
@@ -250,5 +263,5 @@ function sweep(cache: Map<string, { expires: number }>, at: number): void {
 }
 
 function portOf(transport: TransportConfig): number {
-  return transport.nexthop.port;
+  return transport.nexthop.port ?? 0;
 }

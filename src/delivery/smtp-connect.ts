@@ -2,7 +2,8 @@
  * Opens one SMTP connection to one address of one MX host and takes it through the greeting,
  * EHLO and (per TLS policy) STARTTLS, using nodemailer's SMTPConnection over a TCP socket we
  * connect ourselves (so the connect timeout and source address binding are exact and the bound
- * address is known). Every failure comes back as data: the reply, the stage, and whether it was
+ * address is known). An LMTP transport (RFC 2033) says LHLO instead, over TCP or over a Unix
+ * socket, whose path then stands where the address would (nodemailer speaks both protocols). Every failure comes back as data: the reply, the stage, and whether it was
  * a 5xx from the peer or a TLS failure (the caller may then retry in plaintext).
  */
 import net from "node:net";
@@ -39,6 +40,13 @@ export interface SmtpConnectionInternals {
   _supportedExtensions: string[];
   _getDsnRcptToArgs: () => string;
   _sendCommand: (str: string, logStr?: string) => void;
+  /** LMTP: handles the reply to the message for one recipient (pushed once per recipient). */
+  _actionLMTPStream: (
+    recipient: string,
+    final: boolean,
+    str: string,
+    callback: (...args: unknown[]) => void,
+  ) => void;
   _socket: net.Socket | false | null;
   upgrading?: boolean | undefined;
   destroyed: boolean;
@@ -69,22 +77,40 @@ export type ConnectResult =
       bindFailed: boolean;
     };
 
-/** "host[ip]:port", the way logs and reply texts name a peer. */
+/** "host[ip]:port", the way logs and reply texts name a peer; a Unix socket by its nexthop. */
 export function peerName(target: { hostName: string; ip: string; port: number }): string {
-  return `${target.hostName}[${target.ip}]:${target.port}`;
+  return target.port === 0 ? target.hostName : `${target.hostName}[${target.ip}]:${target.port}`;
 }
 
-/** TCP connect bounded by connectMs, bound to the transport's source address when it has one. */
+/** The transport delivers with LMTP (LHLO, one reply per recipient after the message). */
+export function speaksLmtp(transport: TransportConfig): boolean {
+  return transport.nexthop.kind === "lmtp";
+}
+
+/** The Unix socket an LMTP transport connects to, or null for TCP. */
+export function unixSocketOf(transport: TransportConfig): string | null {
+  return transport.nexthop.kind === "lmtp" ? transport.nexthop.socketPath : null;
+}
+
+/**
+ * Connect bounded by connectMs: TCP, bound to the transport's source address when it has one,
+ * or a Unix socket (no source address: it never leaves the host).
+ */
 function connectSocket(
   target: ConnectTarget,
 ): Promise<{ ok: true; socket: net.Socket } | { ok: false; error: Error }> {
   return new Promise((resolve) => {
     const { transport } = target;
-    const socket = net.connect({
-      host: target.ip,
-      port: target.port,
-      ...(transport.bindAddress ? { localAddress: transport.bindAddress } : {}),
-    });
+    const path = unixSocketOf(transport);
+    const socket = net.connect(
+      path !== null
+        ? { path }
+        : {
+            host: target.ip,
+            port: target.port,
+            ...(transport.bindAddress ? { localAddress: transport.bindAddress } : {}),
+          },
+    );
     const timer = setTimeout(() => {
       socket.destroy();
       resolve({ ok: false, error: Object.assign(new Error("connect timed out"), { code: "ETIMEDOUT" }) });
@@ -177,6 +203,7 @@ function clientOptions(target: ConnectTarget, socket: net.Socket): SMTPConnectio
     port: target.port,
     connection: socket,
     name: helo,
+    lmtp: speaksLmtp(target.transport),
     // Covers greeting, EHLO and the STARTTLS exchange (nodemailer measures setup from here).
     connectionTimeout: timeouts.greetingMs + 2 * timeouts.commandMs,
     greetingTimeout: timeouts.greetingMs,
@@ -189,7 +216,7 @@ function clientOptions(target: ConnectTarget, socket: net.Socket): SMTPConnectio
       rejectUnauthorized: false,
       ...(net.isIP(target.hostName) ? {} : { servername: target.hostName }),
     },
-    ignoreTLS: target.tls === "plain",
+    ignoreTLS: target.tls === "plain" || unixSocketOf(target.transport) !== null,
     opportunisticTLS: target.tls === "opportunistic",
     requireTLS: target.tls === "required",
   };

@@ -17,6 +17,7 @@ import {
   type ConnectTarget,
   connectToAddress,
   peerName,
+  speaksLmtp,
   type TlsMode,
 } from "./smtp-connect.ts";
 import { type JobRecipient, runTransaction, type TransactionContext } from "./smtp-transaction.ts";
@@ -78,6 +79,7 @@ export function createSiteConnector(deps: SiteConnectorDeps): SiteConnector {
               relay,
               timeouts: transport.timeouts,
               peer: peerName(target),
+              lmtp: speaksLmtp(transport),
               ...(deps.returnPath
                 ? { returnPath: (job, rcpts) => deps.returnPath!(site, relay, job, rcpts) }
                 : {}),

@@ -1,6 +1,7 @@
 /**
  * One SMTP mail transaction (MAIL FROM, RCPT TO for each recipient, DATA) on an open
- * nodemailer connection, turned into one outcome per recipient. Knows which replies came at which
+ * nodemailer connection, turned into one outcome per recipient. Over LMTP each recipient gets
+ * its own reply to the message too, and its outcome follows that reply. Knows which replies came at which
  * stage, which recipients were refused with 452 (to be sent again in a new transaction), and
  * whether a dropped connection happened after the whole body went out (maybe duplicated).
  * What body goes out and with which MAIL parameters (8BITMIME, SMTPUTF8) was decided before,
@@ -31,6 +32,8 @@ export interface TransactionContext {
   timeouts: TransportTimeouts;
   /** "host[ip]:port", for reply texts. */
   peer: string;
+  /** LMTP (RFC 2033): after the message, one reply per accepted recipient. */
+  lmtp?: boolean;
   /** VERP (src/feedback/verp.ts): the envelope sender to use instead of the job's, or null. */
   returnPath?: (job: DeliveryJob, recipients: JobRecipient[]) => string | null;
 }
@@ -93,6 +96,28 @@ async function withSmtpUtf8<T>(internals: SmtpConnectionInternals, run: () => Pr
   } finally {
     internals._sendCommand = original;
   }
+}
+
+/**
+ * Records the reply an LMTP server gives the message for each recipient. nodemailer keeps only
+ * the refusals and hands back the last reply, which may be another recipient's.
+ */
+function recordLmtpReplies(internals: SmtpConnectionInternals): {
+  replies: Map<string, string>;
+  stop(): void;
+} {
+  const replies = new Map<string, string>();
+  const original = internals._actionLMTPStream;
+  internals._actionLMTPStream = function (this: unknown, recipient, final, str, callback) {
+    replies.set(recipient, str);
+    original.call(this, recipient, final, str, callback);
+  };
+  return {
+    replies,
+    stop: () => {
+      internals._actionLMTPStream = original;
+    },
+  };
 }
 
 function send(ctx: TransactionContext, envelope: SMTPConnection.Envelope, message: Readable, rcpts: number) {
@@ -193,8 +218,10 @@ export async function runTransaction(
     ...(job.ret !== null || job.envid !== null ? { dsn: { ret: job.ret, envid: job.envid } } : {}),
   };
   const forceUtf8 = outbound.smtpUtf8 && internals._supportedExtensions.includes("SMTPUTF8");
+  const lmtpReplies = ctx.lmtp ? recordLmtpReplies(internals) : null;
   const transmit = () => send(ctx, envelope, message, byAddress.size);
   const { err, info } = forceUtf8 ? await withSmtpUtf8(internals, transmit) : await transmit();
+  lmtpReplies?.stop();
 
   const env = internals._envelope;
   const accepted = new Set(env ? env.accepted : (info?.accepted ?? []));
@@ -233,12 +260,14 @@ export async function runTransaction(
       const c = classifyReply(reply, stage);
       outcome = (i) => ({ ...c, recipientIndex: i, reply, relay });
     } else if (refusal?.response) {
-      const reply = fromPeer(refusal.response, "rcpt");
-      if (reply.code === 452) for (const r of group) tooManyRecipients.push(r.index);
+      // Over LMTP a recipient can be refused after the message too: still that recipient's fate.
+      const afterMessage = refusal.command === "DATA";
+      const reply = fromPeer(refusal.response, afterMessage ? "dot" : "rcpt");
+      if (reply.code === 452 && !afterMessage) for (const r of group) tooManyRecipients.push(r.index);
       const c = classifyReply(reply, "rcpt");
       outcome = (i) => ({ ...c, recipientIndex: i, reply, relay });
     } else if (accepted.has(address) && err === null && info) {
-      const reply = fromPeer(info.response, "dot");
+      const reply = fromPeer(lmtpReplies?.replies.get(address) ?? info.response, "dot");
       // RFC 3461 5.2.2: without DSN at the next hop, a NOTIFY=SUCCESS notice is ours to send.
       const peerSupportsDsn = internals._supportedExtensions.includes("DSN");
       outcome = (i) => ({ kind: "delivered", recipientIndex: i, reply, relay, peerSupportsDsn });

@@ -225,10 +225,14 @@ export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
   };
 }
 
-/** "relay=mx.example.com[127.0.0.3]:25 source=127.0.0.2", or "relay=none" before any connection. */
+/**
+ * "relay=mx.example.com[127.0.0.3]:25 source=127.0.0.2", "relay=lmtp:unix:/path" for a Unix
+ * socket (port 0), or "relay=none" before any connection.
+ */
 function relayText(relay: RelayInfo | null): string[] {
   if (relay === null) return ["relay=none"];
-  const fields = [`relay=${clean(relay.host)}[${clean(relay.ip)}]:${relay.port}`];
+  const peer = relay.port === 0 ? clean(relay.host) : `${clean(relay.host)}[${clean(relay.ip)}]:${relay.port}`;
+  const fields = [`relay=${peer}`];
   if (relay.sourceIp !== null) fields.push(`source=${clean(relay.sourceIp)}`);
   return fields;
 }

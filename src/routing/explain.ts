@@ -7,6 +7,7 @@
  */
 import type { SourceHealthView } from "../api-types/sources.ts";
 import type { Config, RouteRule, TransportConfig } from "../config/types.ts";
+import { nexthopName } from "../config/values.ts";
 import type { Resolution } from "../delivery/types.ts";
 import { type BackoffEntryView, describeBackoff } from "../reputation/backoff.ts";
 import type { WarmupRow } from "../reputation/warmup.ts";
@@ -93,8 +94,15 @@ export function describeConditions(rule: RouteRule): string {
 
 function nexthopText(transport: TransportConfig): string {
   const n = transport.nexthop;
-  if (n.kind === "mx") return `mx (MX lookup on the recipient domain, port ${n.port})`;
-  return n.lookupMx ? `${n.host}:${n.port} (MX lookup on ${n.host})` : `[${n.host}]:${n.port} (no MX lookup)`;
+  const name = nexthopName(n);
+  switch (n.kind) {
+    case "mx":
+      return `mx (MX lookup on the recipient domain, port ${n.port})`;
+    case "host":
+      return n.lookupMx ? `${name} (MX lookup on ${n.host})` : `${name} (no MX lookup)`;
+    case "lmtp":
+      return `${name} (LMTP, no MX lookup)`;
+  }
 }
 
 function candidates(config: Config, transport: TransportConfig, facts: ExplainFacts): CandidateSource[] {
