@@ -86,7 +86,7 @@ export function createTransportBuilder(
     } else if (service !== undefined && service.command === "lmtp") {
       warnings.warn(
         "NOT_CARRIED",
-        `master.cf service "${serviceName}" (line ${service.line}) delivers with lmtp, which mailfleet does not support yet; mail routed to it (${usedBy}) is not carried over`,
+        `master.cf service "${serviceName}" (line ${service.line}) delivers with lmtp, whose lmtp_* settings this import does not convert; mail routed to it (${usedBy}) is not carried over: write a transport with nexthop "lmtp:unix:/absolute/path" or "lmtp:[host]:port" for it`,
       );
     } else if (service !== undefined && service.command !== "smtp") {
       warnings.warn(
