@@ -231,7 +231,8 @@ export function createDeliveryLog(options: DeliveryLogOptions): DeliveryLog {
  */
 function relayText(relay: RelayInfo | null): string[] {
   if (relay === null) return ["relay=none"];
-  const peer = relay.port === 0 ? clean(relay.host) : `${clean(relay.host)}[${clean(relay.ip)}]:${relay.port}`;
+  const peer =
+    relay.port === 0 ? clean(relay.host) : `${clean(relay.host)}[${clean(relay.ip)}]:${relay.port}`;
   const fields = [`relay=${peer}`];
   if (relay.sourceIp !== null) fields.push(`source=${clean(relay.sourceIp)}`);
   return fields;

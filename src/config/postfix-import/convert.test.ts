@@ -191,7 +191,10 @@ describe("convertPostfix", () => {
       /smtp_tls_security_level=verify becomes tls: required; its server certificate verification/,
     );
     assert.match(notCarried, /-o smtp_connect_timeout=5s has no mailfleet equivalent/);
-    assert.match(notCarried, /"local-lmtp" .* lmtp, whose lmtp_\* settings .* nexthop "lmtp:unix:\/absolute\/path"/);
+    assert.match(
+      notCarried,
+      /"local-lmtp" .* lmtp, whose lmtp_\* settings .* nexthop "lmtp:unix:\/absolute\/path"/,
+    );
     assert.match(notCarried, /key "user@d\.example" is not carried over/);
     assert.match(notCarried, /"unused" .* not imported/);
     const routes = result.config.routes as { transport: string }[];
