@@ -9,6 +9,7 @@ import net from "node:net";
 import { after } from "node:test";
 import pino from "pino";
 import { SMTPServer, type SMTPServerOptions, type SMTPServerSession } from "smtp-server";
+import { freePort } from "../../test/support/ports.ts";
 import { postfixTool } from "../../test/support/postfix-tools.ts";
 import type { TransportConfig } from "../config/types.ts";
 import type { RecipientOutcome } from "../message/types.ts";
@@ -58,17 +59,6 @@ export function testSite(port: number, hosts: string[][], transport = testTransp
     port,
     hosts: hosts.map((addresses, i) => ({ name: `mx${i + 1}.test`, preference: (i + 1) * 10, addresses })),
   };
-}
-
-export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, host, resolve);
-  });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 async function waitForListener(host: string, port: number, child: ChildProcess): Promise<void> {
