@@ -12,63 +12,26 @@
  * `mailfleet tenant release bad` its mail leaves from the shared pool again.
  */
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { ReputationReport } from "../../src/api-types/feedback.ts";
 import type { FleetReport } from "../../src/api-types/queue.ts";
 import type { IsolationView } from "../../src/reputation/isolation-types.ts";
 import { adminGet } from "../support/admin-get.ts";
 import { eventually, startWorld, type World } from "../support/e2e-world.ts";
-import { repoRoot, runCli } from "../support/mailfleet-process.ts";
+import { runCli } from "../support/mailfleet-process.ts";
 import { freePort } from "../support/ports.ts";
-import { openSmtp } from "../support/smtp-dialog.ts";
 import { type Sink, type SinkMessage, startSink } from "../support/smtp-sink.ts";
+import {
+  tenantBatch as batch,
+  injectTenantMail as inject,
+  type TenantMail as Mail,
+  sendComplaint,
+  subjectOf,
+} from "../support/tenant-mail.ts";
 
-const fixtures = resolve(repoRoot, "test/fixtures/feedback");
 const SHARED = new Set(["127.0.0.2", "127.0.0.3"]);
 const QUARANTINE = "127.0.0.4";
-
-interface Mail {
-  tenant: string;
-  subject: string;
-  to: string;
-}
-
-/** One transaction per message, a few sessions at a time, each with the tenant header. */
-async function inject(port: number, mails: Mail[], sessions = 4): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    const smtp = await openSmtp({ port, timeoutMs: 30_000 });
-    try {
-      assert.equal((await smtp.command("EHLO client.test")).code, 250);
-      for (let i = next++; i < mails.length; i = next++) {
-        const m = mails[i]!;
-        assert.equal((await smtp.command(`MAIL FROM:<sender@${m.tenant}.test>`)).code, 250);
-        assert.equal((await smtp.command(`RCPT TO:<${m.to}>`)).code, 250);
-        assert.equal((await smtp.command("DATA")).code, 354);
-        const body =
-          `From: sender@${m.tenant}.test\r\nTo: ${m.to}\r\nX-Mailfleet-Tenant: ${m.tenant}\r\n` +
-          `Subject: ${m.subject}\r\n\r\nHello.\r\n.\r\n`;
-        const reply = await smtp.sendRaw(body);
-        assert.equal(reply.code, 250, reply.raw);
-      }
-      await smtp.command("QUIT");
-    } finally {
-      smtp.close();
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(sessions, mails.length) }, worker));
-}
-
-function batch(tenant: string, from: number, count: number, tag: string): Mail[] {
-  return Array.from({ length: count }, (_, k) => {
-    const n = from + k;
-    return { tenant, subject: `${tag} ${tenant} ${n}`, to: `${tenant}-${n}@dest.test` };
-  });
-}
-
-const subjectOf = (m: SinkMessage) => /^Subject: (.*)$/m.exec(m.content)?.[1] ?? "";
 
 describe("automatic isolation: one tenant's complaints move it to the quarantine pool", () => {
   let sink: Sink;
@@ -130,25 +93,8 @@ describe("automatic isolation: one tenant's complaints move it to the quarantine
     );
   }
 
-  async function complain(message: SinkMessage, rcpt: string): Promise<void> {
-    const verp = /^<([^>]*)>/.exec(message.mailArgs)?.[1] ?? "";
-    assert.match(verp, /^b\+[0-9a-z]+@bounces\.mailfleet\.test$/, message.mailArgs);
-    const arf = (await readFile(join(fixtures, "arf-abuse.eml"), "utf8"))
-      .replaceAll("{{VERP}}", verp)
-      .replaceAll("{{RCPT}}", rcpt)
-      .replace("X-Mailfleet-Tenant: shop", "X-Mailfleet-Tenant: bad");
-    const smtp = await openSmtp({ port: world.smtpPort });
-    try {
-      assert.equal((await smtp.command("EHLO fbl.test")).code, 250);
-      assert.equal((await smtp.command("MAIL FROM:<feedbackloop@fbl.test>")).code, 250);
-      assert.equal((await smtp.command("RCPT TO:<fbl@mailfleet.test>")).code, 250);
-      assert.equal((await smtp.command("DATA")).code, 354);
-      const done = await smtp.sendRaw(`${arf.replace(/\r?\n/g, "\r\n").replace(/^\./gm, "..")}.\r\n`);
-      assert.equal(done.code, 250, done.raw);
-    } finally {
-      smtp.close();
-    }
-  }
+  const complain = (message: SinkMessage, rcpt: string) =>
+    sendComplaint(world.smtpPort, message, rcpt, "bad");
 
   async function badCounts(): Promise<{ delivered: number; complaints: number }> {
     const report = await adminGet<ReputationReport>(join(world.dir, "spool"), "/v1/reputation?tenant=bad");
