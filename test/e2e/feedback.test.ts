@@ -24,6 +24,7 @@ import {
 import { freePort } from "../support/ports.ts";
 import { openSmtp } from "../support/smtp-dialog.ts";
 import { type Sink, startSink } from "../support/smtp-sink.ts";
+import { DEST_ZONE, FEEDBACK_CONFIG } from "../support/tenant-mail.ts";
 
 const fixtures = resolve(repoRoot, "test/fixtures/feedback");
 
@@ -37,16 +38,9 @@ describe("feedback: VERP, DSN and ARF ingestion, reputation", () => {
     sink = await startSink({ host: "127.0.0.1", port: mxPort });
     world = await startWorld({
       mxPort,
-      zone: {
-        "dest.test": { mx: [{ preference: 10, exchange: "mx.dest.test" }] },
-        "mx.dest.test": { a: ["127.0.0.1"] },
-      },
+      zone: DEST_ZONE,
       config: {
-        feedback: {
-          verp: { domain: "bounces.mailfleet.test", local_part: "b", secret: "e2e-verp-secret-0123456789" },
-          addresses: ["fbl@mailfleet.test"],
-          bounce_domains: ["bounces.mailfleet.test"],
-        },
+        feedback: FEEDBACK_CONFIG,
       },
     });
   });

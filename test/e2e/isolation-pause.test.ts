@@ -16,6 +16,8 @@ import { freePort } from "../support/ports.ts";
 import { type Sink, type SinkMessage, startSink } from "../support/smtp-sink.ts";
 import {
   tenantBatch as batch,
+  DEST_ZONE,
+  FEEDBACK_CONFIG,
   injectTenantMail as inject,
   type TenantMail as Mail,
   sendComplaint,
@@ -31,19 +33,12 @@ describe("automatic isolation with action pause", () => {
     sink = await startSink({ host: "127.0.0.1", port: mxPort });
     world = await startWorld({
       mxPort,
-      zone: {
-        "dest.test": { mx: [{ preference: 10, exchange: "mx.dest.test" }] },
-        "mx.dest.test": { a: ["127.0.0.1"] },
-      },
+      zone: DEST_ZONE,
       config: {
         sources: { s2: { address: "127.0.0.2" } },
         pools: { shared: { sources: ["s2"] } },
         transports: { mx: { pool: "shared" } },
-        feedback: {
-          verp: { domain: "bounces.mailfleet.test", local_part: "b", secret: "e2e-verp-secret-0123456789" },
-          addresses: ["fbl@mailfleet.test"],
-          bounce_domains: ["bounces.mailfleet.test"],
-        },
+        feedback: FEEDBACK_CONFIG,
         reputation: {
           isolation: { window: "24h", min_messages: 10, complaint_rate: "10%", action: "pause" },
         },

@@ -12,6 +12,19 @@ import type { SinkMessage } from "./smtp-sink.ts";
 
 const fixtures = resolve(repoRoot, "test/fixtures/feedback");
 
+/** DNS for the recipients' domain: its MX is the sink on 127.0.0.1. */
+export const DEST_ZONE = {
+  "dest.test": { mx: [{ preference: 10, exchange: "mx.dest.test" }] },
+  "mx.dest.test": { a: ["127.0.0.1"] },
+};
+
+/** The `feedback:` section of the delivering instance: VERP, the FBL address, bounce domain. */
+export const FEEDBACK_CONFIG = {
+  verp: { domain: "bounces.mailfleet.test", local_part: "b", secret: "e2e-verp-secret-0123456789" },
+  addresses: ["fbl@mailfleet.test"],
+  bounce_domains: ["bounces.mailfleet.test"],
+};
+
 export interface TenantMail {
   tenant: string;
   subject: string;
