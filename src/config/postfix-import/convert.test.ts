@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 
 import { parseConfig } from "../load.ts";
 import { convertPostfix, type ImportResult } from "./convert.ts";
+import { renderImportedConfig } from "./emit.ts";
 import { importPostfixDir } from "./index.ts";
 
 const fixtures = resolve(import.meta.dirname, "../../../test/fixtures/postfix");
@@ -191,10 +192,7 @@ describe("convertPostfix", () => {
       /smtp_tls_security_level=verify becomes tls: required; its server certificate verification/,
     );
     assert.match(notCarried, /-o smtp_connect_timeout=5s has no mailfleet equivalent/);
-    assert.match(
-      notCarried,
-      /"local-lmtp" .* lmtp, whose lmtp_\* settings .* nexthop "lmtp:unix:\/absolute\/path"/,
-    );
+    assert.match(notCarried, /transport_maps \/t:3: lmtp nexthop "" cannot be expressed in mailfleet/);
     assert.match(notCarried, /key "user@d\.example" is not carried over/);
     assert.match(notCarried, /"unused" .* not imported/);
     const routes = result.config.routes as { transport: string }[];
@@ -202,6 +200,46 @@ describe("convertPostfix", () => {
       routes.map((r) => r.transport),
       ["strict", "plain"],
     );
+  });
+
+  it("turns lmtp services into LMTP transports, with lmtp_* settings and the socket under queue_directory", () => {
+    const result = convert(
+      "transport_maps = hash:/t\nqueue_directory = /var/spool/postfix\nsmtp_bind_address = 192.0.2.9\n",
+      [
+        smtp,
+        "lmtp unix - - n - - lmtp",
+        "store unix - - n - - lmtp -o lmtp_lhlo_name=edge.example -o lmtp_tls_security_level=none",
+      ].join("\n"),
+      {
+        "/t": [
+          "mailbox.example lmtp:unix:private/dovecot-lmtp",
+          "archive.example store:[10.0.0.5]",
+          "abs.example lmtp:unix:/run/dovecot/lmtp",
+          "bad.example lmtp:unix:",
+        ].join("\n"),
+      },
+    );
+    const transports = result.config.transports as Record<string, Record<string, unknown>>;
+    assert.equal(transports.lmtp?.nexthop, "lmtp:unix:/var/spool/postfix/private/dovecot-lmtp");
+    assert.equal(transports["lmtp-2"]?.nexthop, "lmtp:unix:/run/dovecot/lmtp");
+    assert.equal(transports.store?.nexthop, "lmtp:[10.0.0.5]:24");
+    assert.equal(transports.store?.helo, "edge.example");
+    assert.equal(transports.store?.tls, "none");
+    // smtp_bind_address is smtp(8)'s: the LMTP transports bind nothing.
+    assert.equal(transports.lmtp?.bind_address, undefined);
+    assert.match(messages(result, "NOT_CARRIED").join("\n"), /lmtp nexthop "unix:" cannot be expressed/);
+    const parsed = parseConfig(
+      renderImportedConfig(result.config, result.warnings),
+      "imported.yaml",
+      fixtures,
+    );
+    assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.errors));
+    assert.deepEqual(parsed.config.transports.store?.nexthop, {
+      kind: "lmtp",
+      host: "10.0.0.5",
+      port: 24,
+      socketPath: null,
+    });
   });
 
   it("expands $variables in -o values and derives listeners and trusted networks", () => {

@@ -91,6 +91,28 @@ export function postfixNexthop(value: string): string | undefined {
   return parseNexthop(out) === undefined ? undefined : out;
 }
 
+/**
+ * An lmtp(8) nexthop ("unix:private/dovecot-lmtp", "unix:/abs/path", "inet:host:port",
+ * "[host]:port", "host") as mailfleet's "lmtp:..." nexthop. A relative socket path is under
+ * Postfix's queue directory, as lmtp(8) reads it; the port defaults to 24. Undefined if mailfleet
+ * cannot express it.
+ */
+export function postfixLmtpNexthop(value: string, queueDirectory: string): string | undefined {
+  const text = value.trim();
+  if (text.startsWith("unix:")) {
+    const path = text.slice("unix:".length);
+    if (path === "") return undefined;
+    const out = `lmtp:unix:${path.startsWith("/") ? path : `${queueDirectory.replace(/\/$/, "")}/${path}`}`;
+    return parseNexthop(out) === undefined ? undefined : out;
+  }
+  const host = postfixNexthop(text);
+  if (host === undefined) return undefined;
+  const withPort = /\]:\d+$|^[^[\]:]+:\d+$/.test(host) ? host : `${host}:${SERVICE_PORTS.lmtp}`;
+  const bracketed = withPort.startsWith("[") ? withPort : `[${withPort.replace(/:(\d+)$/, "]:$1")}`;
+  const out = `lmtp:${bracketed}`;
+  return parseNexthop(out) === undefined ? undefined : out;
+}
+
 /** An inet_interfaces entry as a listen host ("0.0.0.0", "[::1]"); undefined if not an address. */
 export function listenHost(value: string): string | undefined {
   const bare = value.replace(/^\[|\]$/g, "");

@@ -1,10 +1,12 @@
 /**
- * Postfix delivery services -> mailfleet transports and sources. For each master.cf smtp(8)
- * service a map refers to, it works out the settings Postfix actually applied and the ones the
- * operator wrote, and keeps the operator's intent:
+ * Postfix delivery services -> mailfleet transports and sources. For each master.cf smtp(8) or
+ * lmtp(8) service a map refers to, it works out the settings Postfix actually applied and the
+ * ones the operator wrote, and keeps the operator's intent:
  *
  * - smtp(8) itself honours `-o smtp_bind_address`, `-o smtp_helo_name`, `-o
- *   smtp_tls_security_level`: carried over as they are.
+ *   smtp_tls_security_level`: carried over as they are. lmtp(8) reads the same settings under
+ *   its own names (`lmtp_bind_address`, `lmtp_lhlo_name`, `lmtp_tls_security_level`), and its
+ *   nexthop becomes an "lmtp:" one (a relative socket path is under `queue_directory`).
  * - The queue manager, not smtp(8), applies destination concurrency, rate delay and queue
  *   lifetime, and it reads only main.cf (`<service>_destination_concurrency_limit`,
  *   `<service>_destination_rate_delay`, `maximal_queue_lifetime`). A `-o` override of those on a
@@ -17,11 +19,21 @@
 import type { MainCf } from "./main-cf.ts";
 import type { MasterService } from "./master-cf.ts";
 import { overrideOf } from "./master-cf.ts";
-import { durationMs, postfixNexthop, postfixTime, postfixTlsLevel } from "./postfix-values.ts";
+import {
+  durationMs,
+  postfixLmtpNexthop,
+  postfixNexthop,
+  postfixTime,
+  postfixTlsLevel,
+} from "./postfix-values.ts";
 import type { WarningSink } from "./warnings.ts";
 
-/** The settings of one smtp(8) service, as mailfleet transport keys. */
+/** The two delivery agents we import, and the prefix of their parameters. */
+type Protocol = "smtp" | "lmtp";
+
+/** The settings of one smtp(8) or lmtp(8) service, as mailfleet transport keys. */
 interface ServiceSettings {
+  protocol: Protocol;
   bindAddress: string | null;
   helo: string | undefined;
   concurrency: number;
@@ -56,6 +68,11 @@ const HANDLED_OVERRIDES = new Set([
   "smtp_helo_name",
   "smtp_destination_concurrency_limit",
   "smtp_destination_rate_delay",
+  "lmtp_bind_address",
+  "lmtp_lhlo_name",
+  "lmtp_destination_concurrency_limit",
+  "lmtp_destination_rate_delay",
+  "lmtp_tls_security_level",
   "maximal_queue_lifetime",
   "smtp_tls_security_level",
   "syslog_name",
@@ -83,18 +100,14 @@ export function createTransportBuilder(
         "NOT_CARRIED",
         `transport "${serviceName}" (used by ${usedBy}) is not a master.cf service; mail routed to it is not carried over`,
       );
-    } else if (service !== undefined && service.command === "lmtp") {
-      warnings.warn(
-        "NOT_CARRIED",
-        `master.cf service "${serviceName}" (line ${service.line}) delivers with lmtp, whose lmtp_* settings this import does not convert; mail routed to it (${usedBy}) is not carried over: write a transport with nexthop "lmtp:unix:/absolute/path" or "lmtp:[host]:port" for it`,
-      );
-    } else if (service !== undefined && service.command !== "smtp") {
+    } else if (service !== undefined && service.command !== "smtp" && service.command !== "lmtp") {
       warnings.warn(
         "NOT_CARRIED",
         `master.cf service "${serviceName}" (line ${service.line}) runs "${service.command}", not smtp; mail routed to it (${usedBy}) is not carried over`,
       );
     } else {
-      settings = computeSettings(main, serviceName, service, hostname, warnings);
+      const protocol: Protocol = service?.command === "lmtp" ? "lmtp" : "smtp";
+      settings = computeSettings(main, serviceName, service, protocol, hostname, warnings);
     }
     settingsByService.set(serviceName, settings);
     return settings;
@@ -112,7 +125,18 @@ export function createTransportBuilder(
       const settings = settingsOf(service, usedBy);
       if (settings === null) return null;
       let target = "mx";
-      if (nexthop !== "") {
+      if (settings.protocol === "lmtp") {
+        const queueDirectory = main.get("queue_directory") ?? "/var/spool/postfix";
+        const converted = nexthop === "" ? undefined : postfixLmtpNexthop(nexthop, queueDirectory);
+        if (converted === undefined) {
+          warnings.warn(
+            "NOT_CARRIED",
+            `${usedBy}: lmtp nexthop "${nexthop}" cannot be expressed in mailfleet (it takes "unix:PATH" or a host); not carried over`,
+          );
+          return null;
+        }
+        target = converted;
+      } else if (nexthop !== "") {
         const first = nexthop.split(/[\s,]+/)[0] ?? "";
         if (first !== nexthop) {
           warnings.warn(
@@ -150,6 +174,7 @@ function computeSettings(
   main: MainCf,
   name: string,
   service: MasterService | undefined,
+  protocol: Protocol,
   hostname: string | undefined,
   warnings: WarningSink,
 ): ServiceSettings {
@@ -158,14 +183,14 @@ function computeSettings(
   const get = (param: string) => main.get(param, overrides);
   const where = service ? `master.cf service "${name}" (line ${service.line})` : `transport "${name}"`;
 
-  const bindAddress = get("smtp_bind_address") || null;
-  if (get("smtp_bind_address6")) {
+  const bindAddress = get(`${protocol}_bind_address`) || null;
+  if (get(`${protocol}_bind_address6`)) {
     warnings.warn(
       "NOT_CARRIED",
-      `${where}: smtp_bind_address6 is not carried over (one bind address per transport)`,
+      `${where}: ${protocol}_bind_address6 is not carried over (one bind address per transport)`,
     );
   }
-  const helo = get("smtp_helo_name") || hostname;
+  const helo = get(protocol === "lmtp" ? "lmtp_lhlo_name" : "smtp_helo_name") || hostname;
 
   const usedConcurrency =
     main.get(`${name}_destination_concurrency_limit`) ??
@@ -174,7 +199,7 @@ function computeSettings(
   const concurrencyText = queueManagerSetting(
     where,
     service,
-    ["smtp_destination_concurrency_limit", `${name}_destination_concurrency_limit`],
+    [`${protocol}_destination_concurrency_limit`, `${name}_destination_concurrency_limit`],
     usedConcurrency,
     (v) => (/^\d+$/.test(v) ? Number(v) : Number.NaN),
     warnings,
@@ -195,7 +220,7 @@ function computeSettings(
     queueManagerSetting(
       where,
       service,
-      ["smtp_destination_rate_delay", `${name}_destination_rate_delay`],
+      [`${protocol}_destination_rate_delay`, `${name}_destination_rate_delay`],
       usedRateDelay,
       (v) => durationMs(postfixTime(v, "s") ?? ""),
       warnings,
@@ -221,7 +246,7 @@ function computeSettings(
     warnings,
   );
 
-  const tls = tlsSetting(where, get, warnings);
+  const tls = tlsSetting(where, protocol, get, warnings);
 
   for (const o of service?.overrides ?? []) {
     const perService = [`${name}_destination_concurrency_limit`, `${name}_destination_rate_delay`];
@@ -231,7 +256,7 @@ function computeSettings(
       `${where}: -o ${o.name}=${o.value} has no mailfleet equivalent; not carried over`,
     );
   }
-  return { bindAddress, helo, concurrency, rateDelay, maxQueueLifetime, tls };
+  return { protocol, bindAddress, helo, concurrency, rateDelay, maxQueueLifetime, tls };
 }
 
 /**
@@ -276,27 +301,29 @@ function timeSetting(
 
 function tlsSetting(
   where: string,
+  protocol: Protocol,
   get: (param: string) => string | undefined,
   warnings: WarningSink,
 ): string {
-  let level = get("smtp_tls_security_level") ?? "";
+  const parameter = `${protocol}_tls_security_level`;
+  let level = get(parameter) ?? "";
   if (level === "") {
     // Postfix's pre-2.3 switches still apply when the security level is unset.
-    if (get("smtp_enforce_tls") === "yes") level = "encrypt";
-    else if (get("smtp_use_tls") === "yes") level = "may";
+    if (get(`${protocol}_enforce_tls`) === "yes") level = "encrypt";
+    else if (get(`${protocol}_use_tls`) === "yes") level = "may";
   }
   const mapped = postfixTlsLevel(level);
   if (mapped === undefined) {
     warnings.warn(
       "INPUT_PROBLEM",
-      `${where}: smtp_tls_security_level "${level}" is not understood; using opportunistic`,
+      `${where}: ${parameter} "${level}" is not understood; using opportunistic`,
     );
     return "opportunistic";
   }
   if (mapped.lost !== null) {
     warnings.warn(
       "NOT_CARRIED",
-      `${where}: smtp_tls_security_level=${level} becomes tls: ${mapped.tls}; its ${mapped.lost} are not carried over`,
+      `${where}: ${parameter}=${level} becomes tls: ${mapped.tls}; its ${mapped.lost} are not carried over`,
     );
   }
   return mapped.tls;
