@@ -12,7 +12,7 @@ import { basename, join, resolve } from "node:path";
 import { freePort } from "../test/support/ports.ts";
 import { stopChild } from "./load.ts";
 import type { RunningSetup, SetupFactory } from "./measure.ts";
-import { processTree, statusBytes } from "./proc-stats.ts";
+import { treeStatusBytes } from "./proc-stats.ts";
 
 export const repoRoot = resolve(import.meta.dirname, "..");
 const cliPath = join(repoRoot, "bin/mailfleet.js");
@@ -131,7 +131,10 @@ function instanceSetup(port: number, processes: MailfleetProcess[]): RunningSetu
     pids: () => processes.filter((p) => p.child.exitCode === null).map((p) => p.pid),
     // `mailfleet start` is a supervisor: the instances are its children, so sum over the tree.
     peakRssBytes: () =>
-      processTree(processes.map((p) => p.pid)).reduce((sum, pid) => sum + statusBytes(pid, "VmHWM"), 0),
+      treeStatusBytes(
+        processes.map((p) => p.pid),
+        "VmHWM",
+      ),
     died: Promise.race(processes.map((p) => p.died)),
     outcomes: () => Object.assign({}, ...processes.map((p) => deliveryLogCounts(p.dir))),
     async stop() {

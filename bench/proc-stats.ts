@@ -98,10 +98,10 @@ export function treePssBytes(roots: number[]): number {
   return total;
 }
 
-/** Sum of VmRSS over the trees under `roots`, bytes. */
-export function treeRssBytes(roots: number[]): number {
+/** Sum of VmRSS (now) or VmHWM (peak) over the trees under `roots`, bytes. */
+export function treeStatusBytes(roots: number[], field: "VmRSS" | "VmHWM"): number {
   let total = 0;
-  for (const pid of processTree(roots)) total += statusBytes(pid, "VmRSS");
+  for (const pid of processTree(roots)) total += statusBytes(pid, field);
   return total;
 }
 

@@ -14,7 +14,7 @@ import { createSpool } from "../src/spool/spool.ts";
 import { freePort } from "../test/support/ports.ts";
 import { openSmtp } from "../test/support/smtp-dialog.ts";
 import { repoRoot, startMailfleetProcess, writeMailfleetConfig } from "./mailfleet-peer.ts";
-import { processTree, statusBytes } from "./proc-stats.ts";
+import { treeStatusBytes } from "./proc-stats.ts";
 
 export interface CommandTiming {
   seconds: number;
@@ -231,9 +231,7 @@ export async function runQueueScale(options: {
       });
       const accepted = await probe;
       result.firstAcceptSeconds = accepted === null ? null : (accepted - mf.spawnedAt) / 1000;
-      const tree = () => processTree([mf.pid]);
-      const treeBytes = (field: "VmRSS" | "VmHWM") =>
-        tree().reduce((sum, pid) => sum + statusBytes(pid, field), 0);
+      const treeBytes = (field: "VmRSS" | "VmHWM") => treeStatusBytes([mf.pid], field);
       result.rssAfterStartBytes = treeBytes("VmRSS");
       const back = await recovered(mf.stderrTail, 900_000);
       result.recoveredSeconds = back === null ? null : (back - mf.spawnedAt) / 1000;
