@@ -194,6 +194,12 @@ export class SiteQueue {
     return this.#hourly.length - this.#hourlyHead;
   }
 
+  /** True when max_per_hour jobs were taken in the last hour: the next one would be deferred. */
+  get hourlyCapReached(): boolean {
+    const cap = this.site.transport.limits.maxPerHour;
+    return cap > 0 && this.#hourlyCount() >= cap;
+  }
+
   /**
    * max_per_hour reached: the job is deferred at once rather than held until the window has room.
    * Holding it would keep up to an hour of mail in memory per queue and hide it from the spool's
@@ -201,12 +207,6 @@ export class SiteQueue {
    * mailq with this reason). The scope is "source": the limit is our own choice for this source
    * IP x site, so it must not count against the destination (no dead site, no site throttling).
    */
-  /** True when max_per_hour jobs were taken in the last hour: the next one would be deferred. */
-  get hourlyCapReached(): boolean {
-    const cap = this.site.transport.limits.maxPerHour;
-    return cap > 0 && this.#hourlyCount() >= cap;
-  }
-
   #hourlyCapFailure(): Failure | null {
     if (!this.hourlyCapReached) return null;
     const cap = this.site.transport.limits.maxPerHour;
