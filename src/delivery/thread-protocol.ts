@@ -9,7 +9,7 @@ import type { SendNotice } from "../feedback/return-path.ts";
 import type { VerpSettings } from "../feedback/verp.ts";
 import type { RecipientOutcome } from "../message/types.ts";
 import type { LoggerOptions } from "../results/logger.ts";
-import type { DeliveryJob, OpenResult, Site } from "./types.ts";
+import { type DeliveryJob, type OpenResult, type Site, sourceSiteKey } from "./types.ts";
 
 /** What a delivery thread is started with (its workerData). */
 export interface ThreadSettings {
@@ -47,7 +47,7 @@ export function verpForThread(verp: VerpSettings | null): ThreadSettings["verp"]
     : null;
 }
 
-/** Source IP x site: the unit the rate delay spaces transactions for. */
+/** Source IP x site of a session (its transport carries the source): the rate delay's unit. */
 export function pacingKey(site: Site): string {
-  return `${site.key}|${site.transport.bindAddress ?? ""}`;
+  return sourceSiteKey(site.key, site.transport.bindAddress);
 }

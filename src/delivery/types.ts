@@ -23,6 +23,14 @@ export interface Site {
   port: number;
 }
 
+/**
+ * Key of one source address x site, the unit the limits apply to: the scheduler's ready queue,
+ * and the delivery thread's rate delay. `source` null: the transport's own binding.
+ */
+export function sourceSiteKey(siteKey: string, source: string | null): string {
+  return `${siteKey}|${source ?? "*"}`;
+}
+
 export type Resolution =
   | { kind: "site"; site: Site }
   /** Null MX, NXDOMAIN, private address refused... or a temporary DNS failure. */

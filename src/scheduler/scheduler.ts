@@ -14,7 +14,13 @@
 import type { Logger } from "pino";
 import type { Config, TransportConfig } from "../config/types.ts";
 import { createSourceSelector, type SourcePick, type SourceSelector } from "../delivery/pool.ts";
-import type { DeliveryJob, DestinationResolver, Site, SiteConnector } from "../delivery/types.ts";
+import {
+  type DeliveryJob,
+  type DestinationResolver,
+  type Site,
+  type SiteConnector,
+  sourceSiteKey,
+} from "../delivery/types.ts";
 import type { QueueId, RecipientOutcome } from "../message/types.ts";
 import type { BackoffGate } from "../reputation/backoff.ts";
 import type { IsolationRouting } from "../reputation/isolation.ts";
@@ -389,7 +395,8 @@ export class Scheduler {
     // selector picks among all of them and the job is deferred (or waits) as that cap says.
     const warmup = this.#deps.warmup?.forSite(site) ?? null;
     const accept = (address: string) =>
-      !this.#sites.get(queueKey(site, address))?.hourlyCapReached && (warmup?.accept(address) ?? true);
+      !this.#sites.get(sourceSiteKey(site.key, address))?.hourlyCapReached &&
+      (warmup?.accept(address) ?? true);
     const source = this.#sources.pick(site.transport, site.key, accept);
     const from = source?.address ?? site.transport.bindAddress;
     const result = await this.#deliverFrom(site, source, job, warmup);
@@ -436,7 +443,7 @@ export class Scheduler {
     const sited: Site = source
       ? { ...site, transport: { ...site.transport, bindAddress: source.address, helo: source.helo } }
       : site;
-    const key = queueKey(site, source?.address ?? null);
+    const key = sourceSiteKey(site.key, source?.address ?? null);
     let queue = this.#sites.get(key);
     if (!queue) {
       queue = new SiteQueue({
@@ -488,9 +495,4 @@ function makeJob(message: QueuedMessage, indexes: number[], body: Buffer): Deliv
     smtpUtf8: message.smtpUtf8,
     body,
   };
-}
-
-/** The ready queue of a site from one source address (null: the transport's own binding). */
-function queueKey(site: Site, sourceAddress: string | null): string {
-  return `${site.key}|${sourceAddress ?? "*"}`;
 }
