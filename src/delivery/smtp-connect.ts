@@ -3,8 +3,9 @@
  * EHLO and (per TLS policy) STARTTLS, using nodemailer's SMTPConnection over a TCP socket we
  * connect ourselves (so the connect timeout and source address binding are exact and the bound
  * address is known). An LMTP transport (RFC 2033) says LHLO instead, over TCP or over a Unix
- * socket, whose path then stands where the address would (nodemailer speaks both protocols). Every failure comes back as data: the reply, the stage, and whether it was
- * a 5xx from the peer or a TLS failure (the caller may then retry in plaintext).
+ * socket, whose path then stands where the address would (nodemailer speaks both protocols).
+ * Every failure comes back as data: the reply, the stage, and whether it was a 5xx from the peer
+ * or a TLS failure (the caller may then retry in plaintext).
  */
 import net from "node:net";
 import SMTPConnection from "nodemailer/lib/smtp-connection";

@@ -1,9 +1,10 @@
 /**
  * One SMTP mail transaction (MAIL FROM, RCPT TO for each recipient, DATA) on an open
  * nodemailer connection, turned into one outcome per recipient. Over LMTP each recipient gets
- * its own reply to the message too, and its outcome follows that reply. Knows which replies came at which
- * stage, which recipients were refused with 452 (to be sent again in a new transaction), and
- * whether a dropped connection happened after the whole body went out (maybe duplicated).
+ * its own reply to the message too, and its outcome follows that reply. Knows which replies came
+ * at which stage, which recipients were refused with 452 (to be sent again in a new
+ * transaction), and whether a dropped connection happened after the whole body went out (maybe
+ * duplicated).
  * What body goes out and with which MAIL parameters (8BITMIME, SMTPUTF8) was decided before,
  * by outbound-message.ts; the body goes through nodemailer's DataStream, which dot-stuffs it and
  * turns any bare CR or LF into CRLF, so only CRLF line ends and one final "." reach the wire.

@@ -105,7 +105,7 @@ export function createListener(deps: ListenerDeps): SmtpListener {
       helo: clientHelo(session),
       tls: session.secure === true,
       user: sessionUser(session)?.name ?? null,
-      trusted: relayAccess.isTrusted(plainAddress(session.remoteAddress)),
+      trusted: relayAccess.isTrusted(session.remoteAddress),
       listener: `${session.localAddress}:${session.localPort}`,
     };
   }
