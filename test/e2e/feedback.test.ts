@@ -34,8 +34,8 @@ describe("feedback: VERP, DSN and ARF ingestion, reputation", () => {
   let verp = "";
 
   before(async () => {
-    const mxPort = await freePort();
-    sink = await startSink({ host: "127.0.0.1", port: mxPort });
+    sink = await startSink();
+    const mxPort = sink.port;
     world = await startWorld({
       mxPort,
       zone: DEST_ZONE,

@@ -74,8 +74,8 @@ describe("inbound policy", () => {
 
   before(async () => {
     rspamd = await useRspamd();
-    const mxPort = await freePort();
-    sink = await startSink({ host: "127.0.0.1", port: mxPort });
+    sink = await startSink();
+    const mxPort = sink.port;
     world = await startWorld({
       mxPort,
       zone: {

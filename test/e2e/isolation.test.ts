@@ -20,7 +20,6 @@ import type { IsolationView } from "../../src/reputation/isolation-types.ts";
 import { adminGet } from "../support/admin-get.ts";
 import { eventually, startWorld, type World } from "../support/e2e-world.ts";
 import { runCli } from "../support/mailfleet-process.ts";
-import { freePort } from "../support/ports.ts";
 import { type Sink, type SinkMessage, startSink } from "../support/smtp-sink.ts";
 import {
   tenantBatch as batch,
@@ -40,8 +39,8 @@ describe("automatic isolation: one tenant's complaints move it to the quarantine
   let world: World;
 
   before(async () => {
-    const mxPort = await freePort();
-    sink = await startSink({ host: "127.0.0.1", port: mxPort });
+    sink = await startSink();
+    const mxPort = sink.port;
     world = await startWorld({
       mxPort,
       zone: DEST_ZONE,

@@ -15,7 +15,6 @@ import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
 import { eventually, simpleMessage, startWorld, type World } from "../support/e2e-world.ts";
 import { repoRoot, runCli } from "../support/mailfleet-process.ts";
-import { freePort } from "../support/ports.ts";
 import { type Sink, startSink } from "../support/smtp-sink.ts";
 
 const fixtures = resolve(repoRoot, "test/fixtures/postfix");
@@ -27,8 +26,8 @@ describe("postfix import", () => {
   let importDir = "";
 
   before(async () => {
-    const mxPort = await freePort();
-    sink = await startSink({ host: "127.0.0.1", port: mxPort });
+    sink = await startSink();
+    const mxPort = sink.port;
     importDir = await mkdtemp(join(tmpdir(), "mailfleet-import-"));
     const outFile = join(importDir, "imported.yaml");
     const result = await runCli(["import", "postfix", fixtures, "-o", outFile]);

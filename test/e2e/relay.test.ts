@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { eventually, simpleMessage, startWorld, type World } from "../support/e2e-world.ts";
-import { freePort } from "../support/ports.ts";
 import { openSmtp } from "../support/smtp-dialog.ts";
 import { type Sink, startSink } from "../support/smtp-sink.ts";
 
@@ -17,8 +16,8 @@ describe("relay", () => {
   let world: World;
 
   before(async () => {
-    const mxPort = await freePort();
-    sink = await startSink({ host: "127.0.0.1", port: mxPort });
+    sink = await startSink();
+    const mxPort = sink.port;
     world = await startWorld({
       mxPort,
       zone: {
